@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("TS_RESNET_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+# Two cores in CI: keep torch from oversubscribing them when pytest runs subprocesses too.
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def shared(*parts: str) -> Path:
+    """Path under ../shared/data, or skip the test cleanly when that folder is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared data not available: {path}")
+    return path

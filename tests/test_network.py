@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import ts_resnet
+from ts_resnet.layers import MultiScaleBlock1d, MultiScaleBottleneck1d
+
+FUSIONS = ["concat", "sum", "attention"]
+# Full-size presets are slow on 2 CPU cores; they are all built and run, but with a shorter input.
+PRESETS = ts_resnet.list_models()
+
+
+def build(name: str, fusion: str, in_ch: int = 12, **kw) -> nn.Module:
+    torch.manual_seed(0)
+    return ts_resnet.create_model(name, in_ch=in_ch, fusion=fusion, **kw)
+
+
+def test_design_example_works_as_written():
+    model = ts_resnet.MultiScaleResNet1d(in_ch=12)
+    assert model(torch.randn(2, 12, 500)).shape == (2, ts_resnet.DEFAULT_NUM_CLASSES)
+    model = ts_resnet.MultiScaleResNet1d(in_ch=12, num_classes=5)
+    assert model.fc.out_features == 5
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("name", PRESETS)
+def test_shapes_train_and_eval(name, fusion):
+    model = build(name, fusion, num_classes=7)
+    for mode in ("train", "eval"):
+        model.train(mode == "train")
+        for shape in [(2, 12, 1000), (1, 12, 1000), (2, 12, 777)]:
+            with torch.no_grad():
+                out = model(torch.randn(*shape))
+            assert out.shape == (shape[0], 7)
+            assert torch.isfinite(out).all()
+    single = build(name, fusion, in_ch=1, num_classes=3).eval()
+    assert single(torch.randn(2, 1, 96)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("name", PRESETS)
+def test_gradients_reach_every_branch(name, fusion):
+    # zero_init_last=False: with zero-initialised last norms the gradient into the first conv of
+    # each branch is exactly zero at step 0 by design, which would hide a disconnected branch.
+    model = build(name, fusion, num_classes=4, zero_init_last=False)
+    model.train()
+    model(torch.randn(2, 12, 256)).sum().backward()
+    for i, blk in enumerate(model.blocks()):
+        for j, branch in enumerate(blk.branches):
+            grads = [p.grad for p in branch.parameters()]
+            assert all(g is not None for g in grads), f"block {i} branch {j}: missing grad"
+            assert sum(g.abs().sum().item() for g in grads) > 0, f"block {i} branch {j}: zero grad"
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("name", PRESETS)
+def test_identity_at_init(name, fusion):
+    model = build(name, fusion)
+    model.train()  # BN in train mode uses batch statistics: the identity must hold there too
+    checked = 0
+    for blk in model.blocks():
+        if not isinstance(blk.shortcut, nn.Identity):
+            continue
+        in_ch = blk.branches[0][0][0].in_channels if isinstance(blk, MultiScaleBlock1d) else blk.reduce[0].in_channels
+        x = torch.rand(3, in_ch, 64)  # non-negative, as after a ReLU
+        with torch.no_grad():
+            torch.testing.assert_close(blk(x), x, rtol=0, atol=0)
+        checked += 1
+    assert checked > 0
+
+
+def test_identity_needs_zero_init():
+    """Control for the test above: without zero init the same block is not the identity."""
+    torch.manual_seed(0)
+    blk = MultiScaleBlock1d(32, 32)  # plain construction: BN weights are 1
+    x = torch.rand(2, 32, 50)
+    with torch.no_grad():
+        assert not torch.allclose(blk(x), x)
+        blk.zero_init_last()
+        torch.testing.assert_close(blk(x), x, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_branch_kernel_lengths_differ(fusion):
+    model = ts_resnet.create_model("msresnet18", fusion=fusion)
+    for blk in model.blocks():
+        lengths = [branch[0][0].kernel_size[0] for branch in blk.branches]
+        assert lengths == [3, 5, 7]
+        second = [branch[1][0].kernel_size[0] for branch in blk.branches]
+        assert second == [3, 5, 7]
+    bottleneck = ts_resnet.create_model("msresnet50", fusion=fusion)
+    for blk in bottleneck.blocks():
+        assert isinstance(blk, MultiScaleBottleneck1d)
+        assert [b[0].kernel_size[0] for b in blk.branches] == [3, 5, 7]
+    baseline = ts_resnet.create_model("resnet18_1d")
+    assert {len(b.branches) for b in baseline.blocks()} == {1}
+
+
+def test_fusion_happens_inside_block_before_add():
+    """Perturbing one branch changes the block output only through the fused residual."""
+    torch.manual_seed(0)
+    blk = MultiScaleBlock1d(16, 16, fusion="concat").eval()
+    for m in blk.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            nn.init.ones_(m.weight)
+    x = torch.rand(1, 16, 40)
+    base = blk(x)
+    with torch.no_grad():
+        blk.branches[2][0][0].weight.add_(1.0)  # the k=7 branch
+    assert not torch.allclose(blk(x), base)
+    # the fuse conv mixes all branches into every output channel
+    assert blk.fuse[0].in_channels == sum(b[1][0].out_channels for b in blk.branches)
+
+
+def test_projection_shortcut_when_shape_changes():
+    model = ts_resnet.create_model("msresnet18")
+    kinds = [type(b.shortcut).__name__ for b in model.blocks()]
+    # stage 1 keeps (64 ch, stride 1): identity; first block of stages 2-4 halves length, doubles width
+    assert kinds == ["Identity", "Identity", "ConvNormAct1d", "Identity"] * 1 + ["ConvNormAct1d", "Identity"] * 2
+    proj = model.blocks()[2].shortcut
+    assert proj[0].kernel_size == (1,) and proj[0].stride == (2,)
+    assert isinstance(proj[1], nn.BatchNorm1d)
+    resd = ts_resnet.create_model("msresnet18", avg_down=True)
+    assert isinstance(resd.blocks()[2].shortcut[0], nn.AvgPool1d)
+
+
+def test_min_length_error_names_minimum():
+    model = ts_resnet.create_model("msresnet18")
+    with pytest.raises(ValueError, match="minimum of 64"):
+        model(torch.randn(1, 12, 40))
+    with pytest.raises(ValueError, match="12 input channels"):
+        model(torch.randn(1, 3, 400))
+    model.eval()
+    assert model(torch.randn(1, 12, 64)).shape == (1, 5)
+
+
+def test_backbone_api():
+    model = ts_resnet.create_model("msresnet18", num_classes=0, global_pool="avgmax")
+    feats = model(torch.randn(2, 12, 512))
+    assert feats.shape == (2, model.num_features) == (2, 1024)
+    fmap = model.forward_features(torch.randn(2, 12, 512))
+    assert fmap.shape == (2, 512, 512 // model.total_stride)
+    assert [f["reduction"] for f in model.feature_info] == [4, 4, 8, 16, 32]
+    assert [f["num_chs"] for f in model.feature_info] == [64, 64, 128, 256, 512]
+    model.reset_classifier(3)
+    assert model(torch.randn(2, 12, 512)).shape == (2, 3)
+    with pytest.raises(ValueError, match="unknown model"):
+        ts_resnet.create_model("nope")
+    with pytest.raises(TypeError, match="not_an_option"):
+        ts_resnet.create_model("msresnet18", not_an_option=1)
+
+
+def test_options_are_built():
+    model = ts_resnet.create_model("msresnet_tiny", se=True, drop_path_rate=0.2, dropout=0.3,
+                                   norm_layer=nn.BatchNorm1d, act_layer=nn.SiLU)
+    blocks = model.blocks()
+    assert all(type(b.se).__name__ == "SqueezeExcite1d" for b in blocks)
+    assert blocks[-1].drop_path.drop_prob == pytest.approx(0.2)
+    assert model.head_drop.p == 0.3
+    assert any(isinstance(m, nn.SiLU) for m in model.modules())
+
+
+def test_determinism():
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(123)
+        model = ts_resnet.create_model("msresnet_tiny", in_ch=12, fusion="attention").eval()
+        torch.manual_seed(7)
+        outs.append(model(torch.randn(2, 12, 300)))
+    torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0)
+
+
+def test_torch_export_and_compile():
+    model = ts_resnet.create_model("msresnet_tiny", in_ch=2, num_classes=3).eval()
+    x = torch.randn(2, 2, 128)
+    batch = torch.export.Dim("batch", min=1, max=64)
+    length = torch.export.Dim("length", min=16, max=100_000)
+    exported = torch.export.export(model, (x,), dynamic_shapes={"x": {0: batch, 2: length}})
+    for shape in [(2, 2, 128), (3, 2, 200)]:
+        inp = torch.randn(*shape)
+        torch.testing.assert_close(exported.module()(inp), model(inp), rtol=1e-4, atol=1e-5)
+    traced = torch.jit.trace(model, x)
+    torch.testing.assert_close(traced(torch.randn(1, 2, 333) * 0 + 1), model(torch.ones(1, 2, 333)))
+
+
+def test_overfits_random_labels():
+    torch.manual_seed(0)
+    x = torch.randn(32, 12, 128)
+    y = torch.randint(0, 4, (32,))
+    model = ts_resnet.create_model("msresnet_tiny", in_ch=12, num_classes=4)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for step in range(300):
+        model.train()
+        loss = nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 25 == 24:
+            model.eval()
+            with torch.no_grad():
+                acc = (model(x).argmax(1) == y).float().mean().item()
+            if acc == 1.0:
+                break
+    assert acc == 1.0, f"train accuracy {acc} after {step + 1} steps"

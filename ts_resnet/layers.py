@@ -1,0 +1,334 @@
+"""Building blocks of the 1D multi-scale residual network.
+
+The central piece is :class:`MultiScaleBlock1d`: a residual block whose residual branch is made of
+parallel convolution branches with *different kernel lengths*, fused inside the block before the
+identity is added.  Peers differ here: MSResNet (geekfeiw) runs separate streams and only concatenates
+them before the classifier, InceptionTime adds a shortcut every third module.  Fusing inside every
+block lets each stage pick, per channel, the time scale it needs (a narrow QRS at k=3 next to a broad
+T wave at k=7) while keeping the ResNet property that a block can learn the identity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+Fusion = Literal["concat", "sum", "attention"]
+
+
+def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> int:
+    """Round a channel count to a multiple of ``divisor`` (never below 90% of ``v``), as timm does."""
+    min_value = min_value or divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+class ConvNormAct1d(nn.Sequential):
+    """Conv1d (no bias, a norm follows) -> norm -> optional activation, 'same' padding for odd kernels."""
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel_size: int = 3,
+        stride: int = 1,
+        *,
+        groups: int = 1,
+        norm_layer: type[nn.Module] = nn.BatchNorm1d,
+        act_layer: type[nn.Module] | None = nn.ReLU,
+    ) -> None:
+        layers: list[nn.Module] = [
+            nn.Conv1d(in_ch, out_ch, kernel_size, stride, padding=kernel_size // 2, groups=groups, bias=False),
+            norm_layer(out_ch),
+        ]
+        if act_layer is not None:
+            layers.append(act_layer(inplace=True) if _accepts_inplace(act_layer) else act_layer())
+        super().__init__(*layers)
+
+    @property
+    def norm(self) -> nn.Module:
+        return self[1]
+
+
+def _accepts_inplace(act_layer: type[nn.Module]) -> bool:
+    return act_layer in (nn.ReLU, nn.ReLU6, nn.SiLU, nn.Hardswish, nn.LeakyReLU, nn.ELU, nn.Mish)
+
+
+def create_act(act_layer: type[nn.Module]) -> nn.Module:
+    return act_layer(inplace=True) if _accepts_inplace(act_layer) else act_layer()
+
+
+class SqueezeExcite1d(nn.Module):
+    """Squeeze-and-excitation (Hu et al. 2018): channel gates from the time-averaged features.
+
+    No norm inside, so it works at batch size 1 in training mode.
+    """
+
+    def __init__(self, channels: int, rd_ratio: float = 1 / 16, act_layer: type[nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        rd = make_divisible(channels * rd_ratio, 8)
+        self.fc1 = nn.Conv1d(channels, rd, 1)
+        self.act = create_act(act_layer)
+        self.fc2 = nn.Conv1d(rd, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = x.mean(-1, keepdim=True)
+        return x * torch.sigmoid(self.fc2(self.act(self.fc1(s))))
+
+
+class DropPath(nn.Module):
+    """Stochastic depth (Huang et al. 2016): drop the whole residual branch per sample."""
+
+    def __init__(self, drop_prob: float = 0.0) -> None:
+        super().__init__()
+        self.drop_prob = drop_prob
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.drop_prob == 0.0 or not self.training:
+            return x
+        keep = 1.0 - self.drop_prob
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(keep)
+        return x * mask / keep
+
+    def extra_repr(self) -> str:
+        return f"drop_prob={self.drop_prob}"
+
+
+class SelectiveKernelAttention(nn.Module):
+    """Selective-kernel fusion (Li et al. 2019, SKNet): per-channel softmax weights over branches.
+
+    The weights are computed from the globally pooled sum of the branches, so every sample chooses
+    its own mix of time scales.
+    """
+
+    def __init__(self, channels: int, num_branches: int, rd_ratio: float = 1 / 4,
+                 act_layer: type[nn.Module] = nn.ReLU) -> None:
+        super().__init__()
+        rd = make_divisible(channels * rd_ratio, 8, min_value=16)
+        self.num_branches = num_branches
+        # Bias + no norm: BatchNorm on a (B, C, 1) tensor breaks batch-size-1 training.
+        self.fc_reduce = nn.Conv1d(channels, rd, 1)
+        self.act = create_act(act_layer)
+        self.fc_select = nn.Conv1d(rd, channels * num_branches, 1)
+
+    def forward(self, branches: torch.Tensor) -> torch.Tensor:
+        # branches: (B, n, C, T)
+        b, n, c, _ = branches.shape
+        s = branches.sum(1).mean(-1, keepdim=True)  # (B, C, 1)
+        a = self.fc_select(self.act(self.fc_reduce(s))).view(b, n, c, 1)
+        return (branches * a.softmax(dim=1)).sum(1)
+
+
+class MultiScaleBlock1d(nn.Module):
+    """Residual block with parallel multi-kernel branches fused before the identity add.
+
+    ::
+
+        x ──┬── conv k1 ─ BN ─ ReLU ─ conv k1 ─ BN ──┐
+            ├── conv k2 ─ BN ─ ReLU ─ conv k2 ─ BN ──┼─ fuse ─ [SE] ─ drop-path ──(+)── ReLU
+            ├── conv k3 ─ BN ─ ReLU ─ conv k3 ─ BN ──┘                            │
+            └────────────── identity or 1x1 conv + BN (projection) ──────────────┘
+
+    ``fusion``:
+      * ``"concat"``: concatenate branches -> 1x1 conv -> BN (the BN is the block's last norm);
+      * ``"sum"``: add the branches (each branch's last BN is a last norm);
+      * ``"attention"``: selective-kernel softmax over branches (as ``"sum"``, weighted per sample).
+
+    Branch width: each branch is ``branch_ratio * out_ch`` wide (default ``1 / len(kernel_sizes)``,
+    so three branches together cost about what one basic block costs).  With ``"sum"``/``"attention"``
+    every branch must end at ``out_ch`` channels so they can be added; only the inner width shrinks.
+    """
+
+    expansion = 1
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        stride: int = 1,
+        *,
+        kernel_sizes: Sequence[int] = (3, 5, 7),
+        fusion: Fusion = "concat",
+        branch_ratio: float | None = None,
+        se: bool = False,
+        drop_path: float = 0.0,
+        avg_down: bool = False,
+        norm_layer: type[nn.Module] = nn.BatchNorm1d,
+        act_layer: type[nn.Module] = nn.ReLU,
+    ) -> None:
+        super().__init__()
+        _check_kernels(kernel_sizes)
+        if fusion not in ("concat", "sum", "attention"):
+            raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {fusion!r}")
+        n = len(kernel_sizes)
+        ratio = 1.0 / n if branch_ratio is None else branch_ratio
+        mid = max(8, int(round(out_ch * ratio)))
+        branch_out = mid if fusion == "concat" else out_ch
+        self.fusion = fusion
+        self.kernel_sizes = tuple(kernel_sizes)
+        self.branches = nn.ModuleList(
+            nn.Sequential(
+                ConvNormAct1d(in_ch, mid, k, stride, norm_layer=norm_layer, act_layer=act_layer),
+                ConvNormAct1d(mid, branch_out, k, 1, norm_layer=norm_layer, act_layer=None),
+            )
+            for k in kernel_sizes
+        )
+        if fusion == "concat":
+            self.fuse: nn.Module = ConvNormAct1d(branch_out * n, out_ch, 1, norm_layer=norm_layer, act_layer=None)
+        elif fusion == "attention":
+            self.fuse = SelectiveKernelAttention(out_ch, n, act_layer=act_layer)
+        else:
+            self.fuse = nn.Identity()
+        self.se = SqueezeExcite1d(out_ch, act_layer=act_layer) if se else nn.Identity()
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.shortcut = make_shortcut(in_ch, out_ch, stride, avg_down=avg_down, norm_layer=norm_layer)
+        self.act = create_act(act_layer)
+
+    def last_norms(self) -> list[nn.Module]:
+        """The norms that end the residual branch: zero them and the block is the identity."""
+        if self.fusion == "concat":
+            return [self.fuse.norm]
+        return [branch[-1].norm for branch in self.branches]
+
+    def zero_init_last(self) -> None:
+        for norm in self.last_norms():
+            nn.init.zeros_(norm.weight)
+
+    def _fuse(self, outs: list[torch.Tensor]) -> torch.Tensor:
+        if self.fusion == "concat":
+            return self.fuse(torch.cat(outs, dim=1))
+        if self.fusion == "attention":
+            return self.fuse(torch.stack(outs, dim=1))
+        return torch.stack(outs, dim=0).sum(0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        residual = self._fuse([branch(x) for branch in self.branches])
+        residual = self.drop_path(self.se(residual))
+        return self.act(residual + self.shortcut(x))
+
+
+class MultiScaleBottleneck1d(nn.Module):
+    """Bottleneck block (1x1 reduce -> parallel k-length convs, fused -> 1x1 expand), expansion 4.
+
+    The multi-scale part is the middle convolution: one branch per kernel length, each
+    ``width / n`` wide for ``"concat"`` (concatenated back to ``width``) or ``width`` wide for
+    ``"sum"``/``"attention"``.  The expanding 1x1 conv's BN is the block's last norm.
+    """
+
+    expansion = 4
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        stride: int = 1,
+        *,
+        kernel_sizes: Sequence[int] = (3, 5, 7),
+        fusion: Fusion = "concat",
+        branch_ratio: float | None = None,
+        se: bool = False,
+        drop_path: float = 0.0,
+        avg_down: bool = False,
+        norm_layer: type[nn.Module] = nn.BatchNorm1d,
+        act_layer: type[nn.Module] = nn.ReLU,
+    ) -> None:
+        super().__init__()
+        _check_kernels(kernel_sizes)
+        if fusion not in ("concat", "sum", "attention"):
+            raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {fusion!r}")
+        n = len(kernel_sizes)
+        width = out_ch // self.expansion
+        ratio = 1.0 / n if branch_ratio is None else branch_ratio
+        branch_w = max(8, int(round(width * ratio))) if fusion == "concat" else width
+        self.fusion = fusion
+        self.kernel_sizes = tuple(kernel_sizes)
+        self.reduce = ConvNormAct1d(in_ch, width, 1, norm_layer=norm_layer, act_layer=act_layer)
+        self.branches = nn.ModuleList(
+            ConvNormAct1d(width, branch_w, k, stride, norm_layer=norm_layer, act_layer=act_layer)
+            for k in kernel_sizes
+        )
+        fused_w = branch_w * n if fusion == "concat" else width
+        self.fuse = SelectiveKernelAttention(width, n, act_layer=act_layer) if fusion == "attention" else nn.Identity()
+        self.expand = ConvNormAct1d(fused_w, out_ch, 1, norm_layer=norm_layer, act_layer=None)
+        self.se = SqueezeExcite1d(out_ch, act_layer=act_layer) if se else nn.Identity()
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.shortcut = make_shortcut(in_ch, out_ch, stride, avg_down=avg_down, norm_layer=norm_layer)
+        self.act = create_act(act_layer)
+
+    def last_norms(self) -> list[nn.Module]:
+        return [self.expand.norm]
+
+    def zero_init_last(self) -> None:
+        nn.init.zeros_(self.expand.norm.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.reduce(x)
+        outs = [branch(h) for branch in self.branches]
+        if self.fusion == "concat":
+            h = torch.cat(outs, dim=1)
+        elif self.fusion == "attention":
+            h = self.fuse(torch.stack(outs, dim=1))
+        else:
+            h = torch.stack(outs, dim=0).sum(0)
+        residual = self.drop_path(self.se(self.expand(h)))
+        return self.act(residual + self.shortcut(x))
+
+
+def make_shortcut(in_ch: int, out_ch: int, stride: int, *, avg_down: bool,
+                  norm_layer: type[nn.Module]) -> nn.Module:
+    """Identity when shapes match, else a 1x1 projection (+BN); ``avg_down`` gives ResNet-D's
+    avg-pool-then-1x1 shortcut, which does not throw away 3 of every 4 inputs as a strided 1x1 does."""
+    if stride == 1 and in_ch == out_ch:
+        return nn.Identity()
+    if avg_down and stride > 1:
+        return nn.Sequential(
+            nn.AvgPool1d(stride, stride, ceil_mode=True, count_include_pad=False),
+            ConvNormAct1d(in_ch, out_ch, 1, norm_layer=norm_layer, act_layer=None),
+        )
+    return ConvNormAct1d(in_ch, out_ch, 1, stride, norm_layer=norm_layer, act_layer=None)
+
+
+def _check_kernels(kernel_sizes: Sequence[int]) -> None:
+    if not kernel_sizes:
+        raise ValueError("kernel_sizes must name at least one kernel length")
+    for k in kernel_sizes:
+        if k < 1 or k % 2 == 0:
+            raise ValueError(f"kernel lengths must be odd and positive (for 'same' padding), got {list(kernel_sizes)}")
+
+
+class GlobalPool1d(nn.Module):
+    """Global pooling over time: ``"avg"``, ``"max"`` or ``"avgmax"`` (concatenated, doubles features)."""
+
+    def __init__(self, pool_type: Literal["avg", "max", "avgmax"] = "avg") -> None:
+        super().__init__()
+        if pool_type not in ("avg", "max", "avgmax"):
+            raise ValueError(f"global_pool must be 'avg', 'max' or 'avgmax', got {pool_type!r}")
+        self.pool_type = pool_type
+
+    @property
+    def multiplier(self) -> int:
+        return 2 if self.pool_type == "avgmax" else 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool_type == "avg":
+            return x.mean(-1)
+        if self.pool_type == "max":
+            return x.amax(-1)
+        return torch.cat([x.mean(-1), x.amax(-1)], dim=1)
+
+
+__all__ = [
+    "ConvNormAct1d",
+    "DropPath",
+    "GlobalPool1d",
+    "MultiScaleBlock1d",
+    "MultiScaleBottleneck1d",
+    "SelectiveKernelAttention",
+    "SqueezeExcite1d",
+    "make_shortcut",
+]

@@ -1,0 +1,82 @@
+"""Named presets: ``create_model("msresnet18", in_ch=12, num_classes=5, **overrides)``.
+
+A preset is a function that fixes some of :class:`MultiScaleResNet1d`'s keyword arguments; anything
+passed to :func:`create_model` overrides them, so ``create_model("msresnet18", fusion="sum")`` is
+the sum-fusion variant.  Unknown keywords raise a ``TypeError`` naming the preset and the keyword.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from .network import MultiScaleResNet1d
+
+_PRESETS: dict[str, Callable[..., MultiScaleResNet1d]] = {}
+_DEFAULTS: dict[str, dict[str, Any]] = {}
+_VALID_KEYS = set(inspect.signature(MultiScaleResNet1d.__init__).parameters) - {"self"}
+
+
+def register_model(name: str, **defaults: Any) -> None:
+    """Register a preset: a name plus the :class:`MultiScaleResNet1d` arguments it fixes."""
+    unknown = set(defaults) - _VALID_KEYS
+    if unknown:
+        raise TypeError(f"preset {name!r}: unknown MultiScaleResNet1d arguments {sorted(unknown)}")
+    if name in _PRESETS:
+        raise ValueError(f"a model named {name!r} is already registered")
+    _DEFAULTS[name] = dict(defaults)
+
+    def build(**overrides: Any) -> MultiScaleResNet1d:
+        return MultiScaleResNet1d(**{**_DEFAULTS[name], **overrides})
+
+    build.__name__ = name
+    _PRESETS[name] = build
+
+
+def list_models() -> list[str]:
+    """Names of all registered presets, sorted."""
+    return sorted(_PRESETS)
+
+
+def model_defaults(name: str) -> dict[str, Any]:
+    """The arguments a preset fixes (a copy)."""
+    _check_name(name)
+    return dict(_DEFAULTS[name])
+
+
+def create_model(name: str, **overrides: Any) -> MultiScaleResNet1d:
+    """Build preset ``name``; ``overrides`` are :class:`MultiScaleResNet1d` keyword arguments."""
+    _check_name(name)
+    unknown = set(overrides) - _VALID_KEYS
+    if unknown:
+        raise TypeError(
+            f"create_model({name!r}): unknown arguments {sorted(unknown)}; valid: {sorted(_VALID_KEYS)}"
+        )
+    return _PRESETS[name](**overrides)
+
+
+def _check_name(name: str) -> None:
+    if name not in _PRESETS:
+        raise ValueError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
+
+
+# ResNet-18/34/50 layouts (He et al. 2016) with three parallel kernel lengths per block, the choice of
+# the published multi-scale 1D ResNet (3, 5, 7).
+register_model("msresnet18", layers=(2, 2, 2, 2))
+register_model("msresnet34", layers=(3, 4, 6, 3))
+register_model("msresnet50", layers=(3, 4, 6, 3), block="bottleneck")
+# Short univariate series (UCR: 24-300 samples): no stem downsampling and no stage strides, as in
+# Wang et al. 2017's 1D ResNet (64-128-128), which keeps every time step to the global pool.
+register_model(
+    "msresnet_short", layers=(1, 1, 1), widths=(64, 128, 128), stem_width=64, stem_stride=1,
+    stem_pool=False, stage_strides=(1, 1, 1),
+)
+# A few-thousand-parameter network for smoke tests, CI and quick demos.
+register_model(
+    "msresnet_tiny", layers=(1, 1), widths=(16, 32), stem_width=16, stem_pool=False,
+    stage_strides=(1, 2),
+)
+# Ablation baseline: the same ResNet-18 layout with one kernel length at full width (a plain basic
+# block, since "sum" over one branch is just that branch).
+register_model("resnet18_1d", layers=(2, 2, 2, 2), kernel_sizes=(5,), fusion="sum", branch_ratio=1.0)
