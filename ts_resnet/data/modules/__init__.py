@@ -1,0 +1,20 @@
+"""Lightning data modules, one per dataset family; all share :class:`SignalDataModule`'s machinery."""
+
+from .base import DatasetInfo, FileDataModule, SignalDataModule, Split
+from .cinc import CinCDataModule
+from .folder import FolderDataModule
+from .ptbxl import PTBXLDataModule
+from .synthetic import SyntheticECGDataModule
+from .ucr import UCRDataModule
+
+__all__ = [
+    "CinCDataModule",
+    "DatasetInfo",
+    "FileDataModule",
+    "FolderDataModule",
+    "PTBXLDataModule",
+    "SignalDataModule",
+    "Split",
+    "SyntheticECGDataModule",
+    "UCRDataModule",
+]

@@ -1,0 +1,292 @@
+"""Shared machinery of all data modules: preprocessing, normalisation fitted on train, windows, loaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from functools import cached_property
+from typing import Any, Literal
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ..datasets import SignalDataset, collate_windows
+from ..transforms import Augment, PreprocessConfig, Preprocessor, fit_channel_stats
+
+Task = Literal["multiclass", "multilabel", "binary"]
+
+
+@dataclass
+class Split:
+    """Preprocessed (not yet normalised) signals of one split, with targets and record ids."""
+
+    signals: list[np.ndarray] | np.ndarray
+    targets: np.ndarray
+    ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class DatasetInfo:
+    """What the model needs to know about the data before seeing any of it."""
+
+    class_names: list[str]
+    task: Task
+    channels: list[str]
+    fs: float | None
+
+
+class SignalDataModule(L.LightningDataModule):
+    """Base class: subclasses implement :meth:`describe` (cheap metadata) and :meth:`load_splits`.
+
+    Args (shared by every data module):
+        batch_size: records per batch (evaluation windows of a record stay together).
+        num_workers: DataLoader worker processes.
+        window: training crop / evaluation window length in samples at the target rate
+            (None = whole records).
+        eval_stride: evaluation window stride in samples (default ``window // 2``).
+        augment: training-only augmentations.
+        seed: seed of the train/val/test split where the dataset has no official one.
+    """
+
+    def __init__(
+        self,
+        *,
+        preprocess: PreprocessConfig | None = None,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        window: int | None = None,
+        eval_stride: int | None = None,
+        augment: Augment | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if window is not None and window < 1:
+            raise ValueError(f"window must be >= 1 sample, got {window}")
+        self.preprocess = preprocess if preprocess is not None else self.default_preprocess()
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.window = window
+        self.eval_stride = eval_stride
+        self.augment = augment
+        self.seed = seed
+        self.splits: dict[str, Split] = {}
+        self.datasets: dict[str, SignalDataset] = {}
+
+    # ---- to implement -------------------------------------------------------------------------
+    def default_preprocess(self) -> PreprocessConfig:
+        return PreprocessConfig()
+
+    def describe(self) -> DatasetInfo:
+        """Class names, task, channel names and rate, without decoding signals."""
+        raise NotImplementedError
+
+    def load_splits(self) -> dict[str, Split]:
+        """``{"train": ..., "val": ..., "test": ...}`` preprocessed with ``self.preprocessor(normalize=False)``."""
+        raise NotImplementedError
+
+    # ---- metadata (linked into the model by the CLI) -------------------------------------------
+    @cached_property
+    def info(self) -> DatasetInfo:
+        return self.describe()
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.info.class_names)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.info.class_names)
+
+    @property
+    def task(self) -> Task:
+        return self.info.task
+
+    @property
+    def in_channels(self) -> int:
+        return len(self.info.channels)
+
+    @property
+    def sampling_rate(self) -> float | None:
+        return self.preprocess.fs or self.info.fs
+
+    @cached_property
+    def preprocessor(self) -> Preprocessor:
+        return Preprocessor(self.preprocess)
+
+    def inference_config(self) -> dict[str, Any]:
+        """Everything a checkpoint needs to replay this data pipeline on new files."""
+        return {
+            "class_names": self.class_names,
+            "task": self.task,
+            "channels": list(self.preprocess.leads or self.info.channels),
+            "fs": self.sampling_rate,
+            "window": self.window,
+            "eval_stride": self.eval_stride or (self.window // 2 if self.window else None),
+            "preprocess": self.preprocess.to_dict(),
+        }
+
+    # ---- Lightning hooks ---------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        self.splits = self.load_splits()
+        if self.preprocess.normalize == "dataset" and self.preprocess.mean is None:
+            # Statistics from the training split only: nothing about val/test leaks into training.
+            mean, std = fit_channel_stats(self.splits["train"].signals)
+            self.preprocess = self.preprocess.replace(mean=mean, std=std)
+            self.__dict__.pop("preprocessor", None)
+        fs = self.sampling_rate or 100.0
+        augment = self.augment
+        self.datasets = {}
+        for name, split in self.splits.items():
+            if len(split) == 0:
+                continue
+            self.datasets[name] = SignalDataset(
+                split.signals, split.targets, split.ids, window=self.window, stride=self.eval_stride,
+                train=name == "train", augment=augment if name == "train" else None,
+                transform=self.preprocessor.normalize, fs=fs,
+            )
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            raise RuntimeError(f"{type(self).__name__} has no {split!r} split (available: {sorted(self.datasets)})")
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=collate_windows,
+            pin_memory=torch.cuda.is_available(),
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test" if "test" in self.datasets else "val", shuffle=False)
+
+
+def multihot(label_lists: list[list[str]], class_names: list[str]) -> np.ndarray:
+    """Multi-hot float32 targets via scikit-learn's MultiLabelBinarizer (fixed class order)."""
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    mlb = MultiLabelBinarizer(classes=class_names)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # labels outside class_names are dropped on purpose
+        return mlb.fit_transform(label_lists).astype(np.float32)
+
+
+def stratify_key(targets: np.ndarray) -> np.ndarray:
+    """A stratification key that also works for multi-label targets: the record's rarest label
+    (labels with fewer than 2 records are pooled), so rare classes land in every split."""
+    if targets.ndim == 1:
+        keys = targets.astype(np.int64)
+    else:
+        counts = targets.sum(0)
+        keys = np.full(len(targets), -1, dtype=np.int64)
+        for i, row in enumerate(targets):
+            present = np.flatnonzero(row > 0)
+            if present.size:
+                keys[i] = present[np.argmin(counts[present])]
+    values, counts = np.unique(keys, return_counts=True)
+    rare = set(values[counts < 2].tolist())
+    return np.array([-2 if k in rare else k for k in keys])
+
+
+def split_indices(
+    targets: np.ndarray, fractions: tuple[float, float], seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reproducible stratified train/val/test indices (scikit-learn), ``fractions = (val, test)``."""
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(targets))
+    val_f, test_f = fractions
+
+    def cut(ids: np.ndarray, frac: float, salt: int) -> tuple[np.ndarray, np.ndarray]:
+        if frac <= 0 or len(ids) < 2:
+            return ids, ids[:0]
+        key = stratify_key(targets[ids])
+        n_hold = max(1, int(round(frac * len(ids))))
+        strat = key if len(np.unique(key)) <= n_hold and np.unique(key, return_counts=True)[1].min() >= 2 else None
+        keep, hold = train_test_split(ids, test_size=n_hold, random_state=seed + salt, stratify=strat)
+        return np.sort(keep), np.sort(hold)
+
+    rest, test = cut(idx, test_f, 0)
+    train, val = cut(rest, val_f / max(1e-9, 1 - test_f) if test_f < 1 else 0, 1)
+    return train, val, test
+
+
+class FileDataModule(SignalDataModule):
+    """Base for data modules over signal files: decode + preprocess once into a :class:`SignalCache`.
+
+    ``prepare_data`` (rank 0 only under DDP) builds the cache; ``setup`` (every rank) memory-maps it.
+    Unreadable records are skipped with a warning naming each file and the reason.
+    """
+
+    def __init__(self, *, cache_dir: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cache_dir = cache_dir
+
+    def record_items(self) -> list[tuple[str, str]]:
+        """``(record id, path)`` for every record the module uses."""
+        raise NotImplementedError
+
+    def _cache(self) -> tuple[Any, str, list[tuple[str, str]]]:
+        from ..cache import SignalCache, cache_key, default_cache_dir
+
+        items = self.record_items()
+        settings = self.preprocess.replace(normalize="none", mean=None, std=None).to_dict()
+        key = cache_key([p for _, p in items], {"preprocess": settings, "module": type(self).__name__})
+        name = f"{type(self).__name__}-{key}"
+        folder = default_cache_dir(name) if self.cache_dir is None else Path(self.cache_dir) / name
+        return SignalCache(folder), key, items
+
+    @property
+    def _read_nan_policy(self) -> str:
+        # Gaps are repaired by the preprocessor (after lead selection), so the reader keeps them.
+        return "error" if self.preprocess.nan_policy == "error" else "keep"
+
+    def read(self, path: str) -> Any:
+        """Read one record (subclasses pass format options such as ``fs``)."""
+        from ..readers import read_record
+
+        return read_record(path, nan_policy=self._read_nan_policy)
+
+    def prepare_data(self) -> None:
+        import warnings
+
+        cache, key, items = self._cache()
+        if cache.is_valid(key):
+            return
+        pre = Preprocessor(self.preprocess)
+
+        def load(path: str) -> np.ndarray:
+            return pre(self.read(path), normalize=False)
+
+        skipped = cache.build(key, items, load, desc=f"{type(self).__name__}: decoding records")
+        for rid, reason in skipped:
+            warnings.warn(f"skipped record {rid}: {reason}", stacklevel=2)
+
+    def cached_signals(self) -> dict[str, np.ndarray]:
+        """Record id -> preprocessed (not normalised) signal, memory-mapped."""
+        cache, key, _ = self._cache()
+        if not cache.is_valid(key):
+            self.prepare_data()
+        ids, views, _ = cache.load()
+        return dict(zip(ids, views))

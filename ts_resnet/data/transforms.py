@@ -1,0 +1,270 @@
+"""The one preprocessing pipeline, shared by training, evaluation and ``ts-resnet classify``.
+
+``Preprocessor(PreprocessConfig(...))(record)`` runs, in this order:
+
+1. lead selection/reordering by name (case-insensitive; ``aVR`` == ``avr``), with an explicit
+   ``fill_missing_leads="zero"`` or a clear error naming the missing leads;
+2. NaN/Inf repair (``nan_policy``);
+3. resampling to ``fs`` with ``scipy.signal.resample_poly`` (polyphase, anti-aliased);
+4. band-pass / baseline-wander removal with a zero-phase ``scipy.signal`` SOS Butterworth filter;
+5. normalisation: per-record z-score, dataset statistics (fitted on the training split only, with
+   scikit-learn's ``StandardScaler``), or none.
+
+The configuration is a plain dataclass of numbers, strings and lists: :meth:`PreprocessConfig.to_dict`
+goes into every checkpoint, so inference replays exactly what training did.
+Cropping/padding and augmentation act on arrays afterwards (:func:`sliding_windows`, :func:`pad_or_crop`,
+:class:`Augment`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Literal
+
+import numpy as np
+from scipy import signal as sps
+
+from .readers import repair_nonfinite
+from .records import Record, SignalReadError
+
+STANDARD_12_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+# Names some devices use for the standard leads (MIT-BIH's modified limb lead "MLII" ~ II).
+LEAD_ALIASES = {"mlii": "ii", "mli": "i", "mliii": "iii", "avr": "avr", "avl": "avl", "avf": "avf"}
+
+
+def lead_key(name: str) -> str:
+    key = name.strip().lower().replace(" ", "").replace("_", "").replace("-", "")
+    return LEAD_ALIASES.get(key, key)
+
+
+@dataclass
+class PreprocessConfig:
+    """Serialisable preprocessing settings (stored in checkpoints).
+
+    Attributes:
+        fs: target sampling rate in Hz (None = keep the record's rate).
+        leads: channel names to select, in this order (None = keep all, in file order).
+        fill_missing_leads: ``"error"`` or ``"zero"`` (missing leads become flat zero channels).
+        nan_policy: ``"error" | "interpolate" | "zero"`` for NaN/Inf samples.
+        bandpass: ``(low_hz, high_hz)``; either may be None for high-/low-pass only; None = no filter.
+            ``(0.5, None)`` removes baseline wander; ``(0.5, 40)`` is a common ECG band.
+        filter_order: Butterworth order (applied forwards and backwards: zero phase).
+        normalize: ``"zscore"`` (per record and channel), ``"dataset"`` (``mean``/``std`` below), ``"none"``.
+        mean / std: per-channel dataset statistics for ``normalize="dataset"``.
+    """
+
+    fs: float | None = None
+    leads: list[str] | None = None
+    fill_missing_leads: Literal["error", "zero"] = "error"
+    nan_policy: Literal["error", "interpolate", "zero"] = "interpolate"
+    bandpass: tuple[float | None, float | None] | None = None
+    filter_order: int = 2
+    normalize: Literal["zscore", "dataset", "none"] = "zscore"
+    mean: list[float] | None = None
+    std: list[float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        if d["bandpass"] is not None:
+            d["bandpass"] = list(d["bandpass"])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PreprocessConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown preprocessing settings {sorted(unknown)}")
+        d = dict(d)
+        if d.get("bandpass") is not None:
+            d["bandpass"] = tuple(d["bandpass"])
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> PreprocessConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def select_leads(rec: Record, leads: list[str], fill_missing: str = "error") -> np.ndarray:
+    """Rows of ``rec.signal`` in the order of ``leads``, matched by name case-insensitively."""
+    index = {lead_key(c): i for i, c in enumerate(rec.channels)}
+    rows, missing = [], []
+    for lead in leads:
+        i = index.get(lead_key(lead))
+        rows.append(i)
+        if i is None:
+            missing.append(lead)
+    if missing and fill_missing != "zero":
+        raise SignalReadError(
+            rec.path or rec.id,
+            f"missing leads {missing} (the record has {rec.channels}); fill them with zeros explicitly "
+            "with fill_missing_leads='zero' / --fill-missing-leads zero",
+        )
+    out = np.zeros((len(leads), rec.num_samples), dtype=np.float32)
+    for j, i in enumerate(rows):
+        if i is not None:
+            out[j] = rec.signal[i]
+    return out
+
+
+def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
+    """Polyphase resampling along the last axis (``scipy.signal.resample_poly``)."""
+    if fs_in == fs_out:
+        return x
+    ratio = Fraction(fs_out / fs_in).limit_denominator(1000)
+    y = sps.resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
+    return y.astype(np.float32, copy=False)
+
+
+def bandpass_filter(x: np.ndarray, fs: float, low: float | None, high: float | None, order: int = 2) -> np.ndarray:
+    """Zero-phase Butterworth band-/high-/low-pass (SOS form, ``sosfiltfilt``)."""
+    nyq = fs / 2
+    if high is not None and high >= nyq:
+        high = None  # nothing to remove above Nyquist
+    if low is None and high is None:
+        return x
+    if low is not None and high is not None:
+        sos = sps.butter(order, [low, high], btype="bandpass", fs=fs, output="sos")
+    elif low is not None:
+        sos = sps.butter(order, low, btype="highpass", fs=fs, output="sos")
+    else:
+        sos = sps.butter(order, high, btype="lowpass", fs=fs, output="sos")
+    padlen = min(x.shape[-1] - 1, 3 * (2 * len(sos) + 1))
+    return sps.sosfiltfilt(sos, x, axis=-1, padlen=padlen).astype(np.float32, copy=False)
+
+
+def zscore(x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    mean = x.mean(axis=-1, keepdims=True)
+    std = x.std(axis=-1, keepdims=True)
+    return ((x - mean) / (std + eps)).astype(np.float32, copy=False)
+
+
+class Preprocessor:
+    """Applies a :class:`PreprocessConfig` to records: ``Record -> (C, T) float32``."""
+
+    def __init__(self, config: PreprocessConfig) -> None:
+        self.config = config
+        if config.normalize == "dataset" and (config.mean is None or config.std is None):
+            raise ValueError("normalize='dataset' needs mean and std (fit them with fit_channel_stats)")
+
+    def channels_out(self, rec: Record) -> list[str]:
+        return list(self.config.leads) if self.config.leads is not None else list(rec.channels)
+
+    def __call__(self, rec: Record, *, normalize: bool = True) -> np.ndarray:
+        cfg = self.config
+        x = select_leads(rec, cfg.leads, cfg.fill_missing_leads) if cfg.leads is not None else rec.signal
+        if not np.isfinite(x).all():
+            if cfg.nan_policy == "error":
+                raise SignalReadError(rec.path or rec.id, "NaN/Inf samples (nan_policy='error')")
+            x = repair_nonfinite(x, cfg.nan_policy)
+        fs = rec.fs
+        if cfg.fs is not None and cfg.fs != fs:
+            x = resample(x, fs, cfg.fs)
+            fs = cfg.fs
+        if cfg.bandpass is not None:
+            x = bandpass_filter(x, fs, cfg.bandpass[0], cfg.bandpass[1], cfg.filter_order)
+        if normalize:
+            x = self.normalize(x)
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def normalize(self, x: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        if cfg.normalize == "zscore":
+            return zscore(x)
+        if cfg.normalize == "dataset":
+            mean = np.asarray(cfg.mean, dtype=np.float32)[:, None]
+            std = np.asarray(cfg.std, dtype=np.float32)[:, None]
+            if mean.shape[0] != x.shape[0]:
+                raise ValueError(f"dataset statistics are for {mean.shape[0]} channels, signal has {x.shape[0]}")
+            return ((x - mean) / std).astype(np.float32, copy=False)
+        return x
+
+
+def fit_channel_stats(signals: list[np.ndarray] | np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean/std over all samples of the given (training) signals, via StandardScaler."""
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler()
+    for s in signals:
+        scaler.partial_fit(np.asarray(s, dtype=np.float64).T)
+    std = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    return [float(v) for v in scaler.mean_], [float(v) for v in std]
+
+
+def pad_or_crop(x: np.ndarray, length: int, *, start: int | None = None) -> np.ndarray:
+    """Zero-pad at the end or crop (from ``start``, default 0) to ``length`` samples."""
+    t = x.shape[-1]
+    if t == length:
+        return x
+    if t < length:
+        out = np.zeros(x.shape[:-1] + (length,), dtype=x.dtype)
+        out[..., :t] = x
+        return out
+    s = 0 if start is None else start
+    return x[..., s : s + length]
+
+
+def sliding_windows(x: np.ndarray, window: int, stride: int) -> np.ndarray:
+    """``(C, T) -> (n, C, window)``: windows every ``stride`` samples, the last one flush with the end
+    so no tail is ignored; records shorter than ``window`` give one zero-padded window."""
+    t = x.shape[-1]
+    if t <= window:
+        return pad_or_crop(x, window)[None]
+    starts = list(range(0, t - window + 1, stride))
+    if starts[-1] != t - window:
+        starts.append(t - window)
+    view = np.lib.stride_tricks.sliding_window_view(x, window, axis=-1)  # (C, T-W+1, W)
+    return np.ascontiguousarray(view[:, starts].transpose(1, 0, 2))
+
+
+def num_windows(length: int, window: int, stride: int) -> int:
+    if length <= window:
+        return 1
+    n = (length - window) // stride + 1
+    return n + (1 if (n - 1) * stride != length - window else 0)
+
+
+@dataclass
+class Augment:
+    """Training-only augmentations on normalised ``(C, T)`` arrays; each is off at its zero value.
+
+    Attributes:
+        noise_std: Gaussian noise standard deviation (in normalised units).
+        scale: amplitude scaling drawn from ``[1 - scale, 1 + scale]`` per channel.
+        wander: amplitude of an added low-frequency (0.05-0.5 Hz) sinusoidal baseline wander.
+        max_shift: largest circular time shift, in samples.
+        lead_dropout: probability of zeroing each channel (at least one always kept).
+    """
+
+    noise_std: float = 0.0
+    scale: float = 0.0
+    wander: float = 0.0
+    max_shift: int = 0
+    lead_dropout: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return any([self.noise_std, self.scale, self.wander, self.max_shift, self.lead_dropout])
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator, fs: float) -> np.ndarray:
+        if not self.active:
+            return x
+        x = x.copy()
+        c, t = x.shape
+        if self.scale:
+            x *= rng.uniform(1 - self.scale, 1 + self.scale, size=(c, 1)).astype(np.float32)
+        if self.wander:
+            f = rng.uniform(0.05, 0.5)
+            phase = rng.uniform(0, 2 * np.pi, size=(c, 1))
+            x += (self.wander * np.sin(2 * np.pi * f * np.arange(t) / fs + phase)).astype(np.float32)
+        if self.noise_std:
+            x += rng.normal(0, self.noise_std, size=x.shape).astype(np.float32)
+        if self.max_shift:
+            x = np.roll(x, int(rng.integers(-self.max_shift, self.max_shift + 1)), axis=-1)
+        if self.lead_dropout and c > 1:
+            drop = rng.random(c) < self.lead_dropout
+            if drop.all():
+                drop[rng.integers(c)] = False
+            x[drop] = 0.0
+        return x
