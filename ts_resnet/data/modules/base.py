@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import lightning as L
@@ -111,6 +111,11 @@ class SignalDataModule(L.LightningDataModule):
     @property
     def in_channels(self) -> int:
         return len(self.info.channels)
+
+    @property
+    def has_val_split(self) -> bool:
+        """Whether a validation split exists (decides what checkpoints monitor)."""
+        return True
 
     @property
     def sampling_rate(self) -> float | None:

@@ -8,7 +8,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-
 from ..transforms import STANDARD_12_LEADS, PreprocessConfig
 from .base import DatasetInfo, FileDataModule, Split, multihot, split_indices
 

@@ -92,6 +92,10 @@ class UCRDataModule(SignalDataModule):
             "test": splits["TEST"],
         }
 
+    @property
+    def has_val_split(self) -> bool:
+        return self.val_fraction > 0
+
     def val_dataloader(self):
         # No validation split requested: Lightning skips validation on an empty list.
         return super().val_dataloader() if "val" in self.datasets else []

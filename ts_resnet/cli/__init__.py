@@ -1,0 +1,1 @@
+"""Command line: ``ts-resnet fit|validate|test|predict`` (LightningCLI) and ``classify|export|explain``."""

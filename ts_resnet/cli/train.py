@@ -1,0 +1,48 @@
+"""``ts-resnet fit|validate|test|predict``: LightningCLI over SignalClassifier and the data modules."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from lightning.pytorch.cli import LightningCLI
+
+from ..data.modules import SignalDataModule
+from ..module import SignalClassifier
+
+
+class TSResNetCLI(LightningCLI):
+    """LightningCLI with the data module's shape/labels linked into the model."""
+
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        # Users never type these twice: the data module knows them.
+        for src, dst in (("num_classes", "num_classes"), ("in_channels", "in_channels"), ("task", "task"),
+                         ("class_names", "class_names")):
+            parser.link_arguments(f"data.{src}", f"model.{dst}", apply_on="instantiate")
+
+    def after_fit(self) -> None:
+        trainer = self.trainer
+        if not trainer.is_global_zero:
+            return
+        cb = trainer.checkpoint_callback
+        print()
+        if cb is not None:
+            best = cb.best_model_path or cb.last_model_path
+            score = cb.best_model_score
+            label = f"{cb.monitor} = {float(score):.4f}" if score is not None and cb.monitor else "last epoch"
+            print(f"Best checkpoint: {best} ({label})")
+        shown = {k: float(v) for k, v in trainer.callback_metrics.items()
+                 if k.startswith("val/") and math.isfinite(float(v))}
+        if shown:
+            print("Validation metrics (last epoch): " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items())))
+
+
+def run_lightning_cli(args: list[str] | None = None) -> TSResNetCLI:
+    return TSResNetCLI(
+        SignalClassifier,
+        SignalDataModule,
+        subclass_mode_data=True,
+        args=args,
+        auto_configure_optimizers=True,
+        parser_kwargs={"description": "Train and evaluate ts_resnet models (Lightning CLI)."},
+    )

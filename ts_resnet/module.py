@@ -1,0 +1,250 @@
+"""SignalClassifier: the LightningModule that trains a registered network on any data module."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .metrics import HEADLINE, make_metrics
+from .registry import create_model
+
+Task = Literal["multiclass", "multilabel", "binary"]
+
+
+def aggregate_windows(values: torch.Tensor, n_windows: torch.Tensor, how: str = "mean") -> torch.Tensor:
+    """Reduce per-window rows ``(sum n, K)`` to per-record rows ``(B, K)`` by mean or max."""
+    if values.shape[0] == n_windows.shape[0]:
+        return values
+    record = torch.repeat_interleave(torch.arange(n_windows.shape[0], device=values.device), n_windows)
+    out = values.new_zeros((n_windows.shape[0],) + values.shape[1:])
+    if how == "max":
+        return out.index_reduce_(0, record, values, "amax", include_self=False)
+    if how != "mean":
+        raise ValueError(f"window aggregation must be 'mean' or 'max', got {how!r}")
+    return out.index_add_(0, record, values) / n_windows.to(values.dtype).unsqueeze(-1)
+
+
+def _resolve_layer(value: Any) -> Any:
+    """Accept ``"torch.nn.GroupNorm"``-style strings for layer-type options coming from YAML."""
+    if isinstance(value, str) and "." in value:
+        module, _, name = value.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+    return value
+
+
+def probabilities(logits: torch.Tensor, task: str) -> torch.Tensor:
+    return logits.softmax(-1) if task == "multiclass" else torch.sigmoid(logits)
+
+
+class SignalClassifier(L.LightningModule):
+    """Trains a :func:`ts_resnet.create_model` preset on (multi-)labelled signals.
+
+    Args:
+        arch: registered preset name (``ts_resnet.list_models()``).
+        arch_options: :class:`~ts_resnet.MultiScaleResNet1d` keyword overrides, e.g.
+            ``{fusion: attention, drop_path_rate: 0.1}``; checked against the network's signature.
+        num_classes / in_channels / task / class_names: normally linked from the data module.
+        lr: peak learning rate (AdamW).
+        weight_decay: AdamW weight decay (not applied to norms and biases).
+        scheduler: ``"onecycle"`` (default), ``"cosine"`` or ``"none"``; ignored when the CLI is
+            given ``--optimizer``/``--lr_scheduler``.
+        label_smoothing: multi-class cross-entropy label smoothing.
+        class_weights: multi-class cross-entropy weights, one per class.
+        pos_weight: multi-label/binary BCE positive weights, one per class.
+        window_agg: how evaluation windows of a record are combined: ``"mean"`` or ``"max"``.
+        compile: run the network through ``torch.compile`` (weights stay those of the plain module).
+        net: a ready ``nn.Module`` to train instead of a preset (Python use; not saved in hparams).
+    """
+
+    def __init__(
+        self,
+        arch: str = "msresnet18",
+        arch_options: dict[str, Any] | None = None,
+        num_classes: int = 5,
+        in_channels: int = 12,
+        task: Task = "multilabel",
+        class_names: list[str] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-2,
+        scheduler: Literal["onecycle", "cosine", "none"] = "onecycle",
+        label_smoothing: float = 0.0,
+        class_weights: list[float] | None = None,
+        pos_weight: list[float] | None = None,
+        window_agg: Literal["mean", "max"] = "mean",
+        compile: bool = False,
+        net: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["net"])
+        # Layer types given from Python become dotted names: checkpoints hold plain data only, so
+        # they load with torch.load(weights_only=True).
+        self.hparams["arch_options"] = _jsonable(arch_options) if arch_options else arch_options
+        if task not in ("multiclass", "multilabel", "binary"):
+            raise ValueError(f"task must be 'multiclass', 'multilabel' or 'binary', got {task!r}")
+        if class_names is not None and len(class_names) != num_classes:
+            raise ValueError(f"{len(class_names)} class names for num_classes={num_classes}")
+        self.task = task
+        self.class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
+        # binary: one logit for the positive (second) class
+        self.num_outputs = 1 if task == "binary" else num_classes
+        options = {k: _resolve_layer(v) for k, v in (arch_options or {}).items()}
+        self.net = net if net is not None else create_model(arch, in_ch=in_channels, num_classes=self.num_outputs, **options)
+        self.window_agg = window_agg
+        self.data_config: dict[str, Any] = {}
+        if class_weights is not None and len(class_weights) != num_classes:
+            raise ValueError(f"class_weights has {len(class_weights)} entries for {num_classes} classes")
+        if pos_weight is not None and len(pos_weight) != self.num_outputs:
+            raise ValueError(f"pos_weight has {len(pos_weight)} entries for {self.num_outputs} outputs")
+        self.register_buffer("class_weights", torch.tensor(class_weights) if class_weights else None, persistent=False)
+        self.register_buffer("pos_weight", torch.tensor(pos_weight) if pos_weight else None, persistent=False)
+        metric_classes = num_classes if task != "binary" else 2
+        self.train_metrics = make_metrics(task, metric_classes).clone(prefix="train/")
+        self.val_metrics = make_metrics(task, metric_classes).clone(prefix="val/")
+        self.test_metrics = make_metrics(task, metric_classes).clone(prefix="test/")
+        self._compiled: Any = None
+
+    # ---- model ---------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.hparams.compile and self._compiled is None:
+            # Kept out of the module tree so state_dict keys stay those of the plain network.
+            object.__setattr__(self, "_compiled", torch.compile(self.net))
+        return (self._compiled or self.net)(x)
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.task == "multiclass":
+            return F.cross_entropy(logits, y, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing)
+        target = y.float().view_as(logits)
+        return F.binary_cross_entropy_with_logits(logits, target, pos_weight=self.pos_weight)
+
+    def _metric_inputs(self, probs: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.task == "binary":
+            return probs.view(-1), y.long().view(-1)
+        if self.task == "multilabel":
+            return probs, y.long()
+        return probs, y
+
+    def _step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+        logits_w = self(batch["x"])
+        n = batch["n_windows"]
+        # Loss on window-averaged logits; metrics on aggregated probabilities (mean or max).
+        logits = aggregate_windows(logits_w, n, "mean")
+        loss = self.loss(logits, batch["y"])
+        probs = aggregate_windows(probabilities(logits_w.float(), self.task), n, self.window_agg)
+        metrics = getattr(self, f"{stage}_metrics")
+        metrics.update(*self._metric_inputs(probs, batch["y"]))
+        bsz = n.shape[0]
+        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
+                 batch_size=bsz, sync_dist=stage != "train")
+        return loss
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        metrics = getattr(self, f"{stage}_metrics")
+        values = metrics.compute()  # torchmetrics gathers the states of every DDP rank first
+        headline = f"{stage}/{HEADLINE[self.task]}"
+        for name, value in values.items():
+            self.log(name, value, prog_bar=name == headline and stage != "test")
+        metrics.reset()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch_metrics("test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        probs = aggregate_windows(probabilities(self(batch["x"]).float(), self.task), batch["n_windows"],
+                                  self.window_agg)
+        return {"id": list(batch["id"]), "probs": probs.cpu(), "n_windows": batch["n_windows"].cpu()}
+
+    # ---- optimisation --------------------------------------------------------------------------
+    def configure_optimizers(self) -> Any:
+        decay, no_decay = [], []
+        for p in self.net.parameters():
+            if p.requires_grad:
+                # Norm weights and biases are 1-D: decaying them only fights the normalisation.
+                (no_decay if p.ndim <= 1 else decay).append(p)
+        opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=self.hparams.lr,
+        )
+        if self.hparams.scheduler == "none":
+            return opt
+        total = int(self.trainer.estimated_stepping_batches)
+        if self.hparams.scheduler == "onecycle":
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr, total_steps=max(total, 1),
+                                                        pct_start=0.3)
+        else:
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total, 1))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def configure_callbacks(self) -> list[L.Callback]:
+        from lightning.pytorch.callbacks import ModelCheckpoint
+
+        has_val = True
+        if self._trainer is not None:
+            dm = getattr(self.trainer, "datamodule", None)
+            has_val = bool(getattr(dm, "has_val_split", True)) and self.trainer.limit_val_batches != 0
+        monitor = f"val/{HEADLINE[self.task]}" if has_val else None
+        return [ModelCheckpoint(monitor=monitor, mode="max", save_last=True,
+                                filename="best-{epoch}" if monitor else "{epoch}-{step}")]
+
+    # ---- checkpoint contents -------------------------------------------------------------------
+    def on_fit_start(self) -> None:
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed window lengths: let cuDNN pick its kernels
+        self._capture_data_config()
+
+    def on_test_start(self) -> None:
+        self._capture_data_config()
+
+    def _capture_data_config(self) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        if dm is not None and hasattr(dm, "inference_config"):
+            # after setup: includes statistics fitted on the training split
+            self.data_config = dm.inference_config()
+
+    def inference_meta(self) -> dict[str, Any]:
+        """Plain data (JSON-able) describing how to rebuild and feed this network."""
+        hp = self.hparams
+        return {
+            "format_version": 1,
+            "arch": hp.arch,
+            "arch_options": _jsonable(hp.arch_options or {}),
+            "num_classes": hp.num_classes,
+            "num_outputs": self.num_outputs,
+            "in_channels": hp.in_channels,
+            "task": self.task,
+            "class_names": list(self.class_names),
+            "window_agg": self.window_agg,
+            **{k: v for k, v in self.data_config.items() if k not in ("class_names", "task")},
+        }
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["ts_resnet"] = self.inference_meta()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return value
