@@ -128,7 +128,7 @@ class SignalClassifier(L.LightningModule):
             return probs, y.long()
         return probs, y
 
-    def _step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+    def _step(self, batch: dict[str, Any], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         logits_w = self(batch["x"])
         n = batch["n_windows"]
         # Loss on window-averaged logits; metrics on aggregated probabilities (mean or max).
@@ -140,16 +140,18 @@ class SignalClassifier(L.LightningModule):
         bsz = n.shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
                  batch_size=bsz, sync_dist=stage != "train")
-        return loss
+        return loss, probs
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+        return self._step(batch, "train")[0]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._step(batch, "val")
 
-    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        self._step(batch, "test")
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
+        # returned so callbacks (e.g. ts_resnet.plots.EvaluationPlots) can see per-record scores
+        _, probs = self._step(batch, "test")
+        return {"probs": probs.detach(), "y": batch["y"]}
 
     def _log_epoch_metrics(self, stage: str) -> None:
         metrics = getattr(self, f"{stage}_metrics")

@@ -86,7 +86,7 @@ def read_wfdb(path: str | Path) -> Record:
         missing = Path(e.filename).name if getattr(e, "filename", None) else str(e)
         raise SignalReadError(header, f"signal file {missing} referenced by the header is missing") from None
     except Exception as e:  # wfdb raises ValueError/IndexError/struct.error... on broken files
-        raise SignalReadError(header, f"wfdb could not read the record ({type(e).__name__}: {e})") from None
+        raise SignalReadError(header, _explain_wfdb_error(base, e)) from None
     if rec.p_signal is None:
         raise SignalReadError(header, "the record has no signal data")
     n_expected = rec.sig_len
@@ -104,6 +104,24 @@ def read_wfdb(path: str | Path) -> Record:
         meta=meta,
         path=str(header),
     )
+
+
+def _explain_wfdb_error(base: Path, e: Exception) -> str:
+    """Turn wfdb's terse messages into what went wrong with which file."""
+    import wfdb
+
+    msg = f"wfdb could not read the record ({type(e).__name__}: {e})"
+    if "not loaded correctly" in str(e) or isinstance(e, (IndexError,)):
+        try:
+            h = wfdb.rdheader(str(base))
+            files = sorted(set(h.file_name or []))
+            sizes = ", ".join(f"{f} is {(base.parent / f).stat().st_size} bytes" for f in files
+                              if (base.parent / f).exists())
+            return (f"signal data shorter than the header's {h.sig_len} samples x {h.n_sig} channels "
+                    f"({sizes}): truncated signal file or wrong sample count in the header")
+        except Exception:
+            return msg
+    return msg
 
 
 def _parse_comments(comments: list[str]) -> tuple[list[str], dict[str, Any]]:

@@ -145,8 +145,6 @@ class Preprocessor:
 
     def __init__(self, config: PreprocessConfig) -> None:
         self.config = config
-        if config.normalize == "dataset" and (config.mean is None or config.std is None):
-            raise ValueError("normalize='dataset' needs mean and std (fit them with fit_channel_stats)")
 
     def channels_out(self, rec: Record) -> list[str]:
         return list(self.config.leads) if self.config.leads is not None else list(rec.channels)
@@ -173,6 +171,9 @@ class Preprocessor:
         if cfg.normalize == "zscore":
             return zscore(x)
         if cfg.normalize == "dataset":
+            if cfg.mean is None or cfg.std is None:
+                raise ValueError("normalize='dataset' needs mean and std (fitted on the training split by the "
+                                 "data module's setup, or by fit_channel_stats)")
             mean = np.asarray(cfg.mean, dtype=np.float32)[:, None]
             std = np.asarray(cfg.std, dtype=np.float32)[:, None]
             if mean.shape[0] != x.shape[0]:

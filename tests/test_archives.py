@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from conftest import shared
+
+from ts_resnet.data import SignalReadError, read_ucr_tsv, read_uea_ts
+from ts_resnet.data.modules import UCRDataModule
+
+# From ../shared/data/README.md: train, test, length, classes
+UCR = {
+    "ECG5000": (500, 4500, 140, 5), "ECGFiveDays": (23, 861, 136, 2), "TwoLeadECG": (23, 1139, 82, 2),
+    "GunPoint": (50, 150, 150, 2), "ItalyPowerDemand": (67, 1029, 24, 2), "ArrowHead": (36, 175, 251, 3),
+    "Coffee": (28, 28, 286, 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UCR))
+def test_ucr_counts(name):
+    root = shared("ucr")
+    n_train, n_test, length, n_classes = UCR[name]
+    x_tr, y_tr = read_ucr_tsv(root / name / f"{name}_TRAIN.tsv")
+    x_te, y_te = read_ucr_tsv(root / name / f"{name}_TEST.tsv")
+    assert (len(x_tr), len(x_te)) == (n_train, n_test)
+    assert {s.shape for s in x_tr} == {(1, length)}
+    assert len(set(y_tr) | set(y_te)) == n_classes
+    dm = UCRDataModule(root=str(root), dataset=name)
+    dm.setup("fit")
+    assert dm.num_classes == n_classes and dm.in_channels == 1 and dm.task == "multiclass"
+    assert len(dm.splits["train"]) == n_train and len(dm.splits["test"]) == n_test
+    # labels 0..K-1, names kept in order
+    assert set(np.unique(dm.splits["train"].targets)) <= set(range(n_classes))
+    assert [dm.class_names[k] for k in dm.splits["test"].targets[:5]] == y_te[:5]
+
+
+def test_uea_basic_motions():
+    root = shared("uea")
+    x, y, header = read_uea_ts(root / "BasicMotions" / "BasicMotions_TRAIN.ts")
+    assert len(x) == 40 and {s.shape for s in x} == {(6, 100)}
+    assert header["class_labels"] == ["Standing", "Running", "Walking", "Badminton"]
+    assert Counter(y) == {"Standing": 10, "Running": 10, "Walking": 10, "Badminton": 10}
+    x_te, _, _ = read_uea_ts(root / "BasicMotions" / "BasicMotions_TEST.ts")
+    assert len(x_te) == 40
+
+
+def test_uea_japanese_vowels_variable_length():
+    root = shared("uea")
+    x, y, header = read_uea_ts(root / "JapaneseVowels" / "JapaneseVowels_TRAIN.ts")
+    lengths = {s.shape[1] for s in x}
+    assert len(x) == 270 and {s.shape[0] for s in x} == {12}
+    assert min(lengths) >= 7 and max(lengths) <= 29 and len(lengths) > 5
+    assert len(set(y)) == 9
+    dm = UCRDataModule(root=str(root), dataset="JapaneseVowels", val_fraction=0.1, batch_size=16)
+    dm.setup("fit")
+    assert len(dm.splits["test"]) == 370
+    assert len(dm.splits["train"]) + len(dm.splits["val"]) == 270
+    batch = next(iter(dm.train_dataloader()))
+    # padded to the longest series of the batch, after z-normalisation
+    assert batch["x"].shape[:2] == (16, 12) and batch["x"].shape[2] <= 29
+    assert batch["y"].dtype.is_floating_point is False
+
+
+def test_uea_missing_values(tmp_path):
+    f = tmp_path / "M_TRAIN.ts"
+    f.write_text("@problemName M\n@univariate false\n@classLabel true a b\n@data\n1,2,?,4:5,6,7,8:a\n1,2:3,4:b\n")
+    x, y, _ = read_uea_ts(f)
+    assert np.isnan(x[0][0, 2]) and x[1].shape == (2, 2) and y == ["a", "b"]
+    bad = tmp_path / "bad.ts"
+    bad.write_text("@data\n1,x:a\n")
+    with pytest.raises(SignalReadError, match="bad.ts"):
+        read_uea_ts(bad)

@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import shared
+from helpers import make_ptbxl_tree, write_12lead
+
+from ts_resnet.data.modules import (
+    CinCDataModule,
+    FolderDataModule,
+    PTBXLDataModule,
+    SyntheticECGDataModule,
+)
+from ts_resnet.data.modules.ptbxl import aggregate_labels, load_scp_statements
+
+
+def check_batches(dm, multilabel: bool):
+    for loader in (dm.train_dataloader(), dm.val_dataloader(), dm.test_dataloader()):
+        batch = next(iter(loader))
+        assert batch["x"].dtype == torch.float32 and batch["x"].ndim == 3
+        assert batch["x"].shape[1] == dm.in_channels
+        assert batch["n_windows"].sum() == batch["x"].shape[0]
+        if multilabel:
+            assert batch["y"].dtype == torch.float32 and batch["y"].shape[1] == dm.num_classes
+        else:
+            assert batch["y"].dtype == torch.int64
+
+
+@pytest.fixture(scope="module")
+def ptbxl_root(tmp_path_factory):
+    return make_ptbxl_tree(tmp_path_factory.mktemp("ptbxl"), shared("ptbxl-meta"))
+
+
+def test_ptbxl_label_aggregation_against_scp_statements():
+    statements = load_scp_statements(shared("ptbxl-meta", "scp_statements.csv"))
+    assert len(statements) == 71
+    codes = {"IMI": 15.0, "LNGQT": 100.0, "NST_": 100.0, "DIG": 100.0, "ABQRS": 0.0, "SR": 0.0}  # ecg_id 39
+    assert aggregate_labels(codes, statements, "superdiagnostic") == ["MI", "STTC"]
+    assert aggregate_labels(codes, statements, "subdiagnostic") == ["IMI", "NST_", "STTC"]
+    assert aggregate_labels(codes, statements, "diagnostic") == ["DIG", "IMI", "LNGQT", "NST_"]
+    assert aggregate_labels(codes, statements, "form") == ["ABQRS", "DIG", "LNGQT", "NST_"]
+    assert aggregate_labels(codes, statements, "rhythm") == ["SR"]
+    assert aggregate_labels(codes, statements, "all") == sorted(codes)
+    codes = {"IRBBB": 100.0, "RAO/RAE": 50.0, "RVH": 35.0, "SR": 0.0}  # ecg_id 45
+    assert aggregate_labels(codes, statements, "superdiagnostic") == ["CD", "HYP"]
+    # every label produced at each level is a value of the matching scp_statements column
+    supers = {r["diagnostic_class"] for r in statements.values() if r["diagnostic_class"]}
+    assert supers == {"NORM", "MI", "STTC", "CD", "HYP"}
+    subs = {r["diagnostic_subclass"] for r in statements.values() if r["diagnostic_subclass"]}
+    assert len(subs) == 23
+    for level, n in (("diagnostic", 44), ("form", 19), ("rhythm", 12)):
+        assert sum(aggregate_labels({c: 0.0}, statements, level) == [c] for c in statements) == n
+
+
+@pytest.mark.parametrize("task", ["superdiagnostic", "subdiagnostic", "diagnostic", "form", "rhythm", "all"])
+def test_ptbxl_module_tasks_and_folds(ptbxl_root, tmp_path, task):
+    dm = PTBXLDataModule(root=str(ptbxl_root), task=task, cache_dir=str(tmp_path), batch_size=4)
+    dm.prepare_data()
+    dm.setup("fit")
+    statements = load_scp_statements(ptbxl_root / "scp_statements.csv")
+    for row in dm.table:
+        assert row["labels"], "records without labels must be dropped"
+    expected = sorted({lab for r in dm.table for lab in r["labels"]})
+    assert dm.class_names == expected and dm.task == "multilabel" and dm.in_channels == 12
+    folds = {r["ecg_id"]: r["fold"] for r in dm.table}
+    assert all(folds[i] <= 8 for i in dm.splits["train"].ids)
+    assert all(folds[i] == 9 for i in dm.splits["val"].ids)
+    assert all(folds[i] == 10 for i in dm.splits["test"].ids)
+    for split in dm.splits.values():
+        for rid, y in zip(split.ids, split.targets):
+            row = next(r for r in dm.table if r["ecg_id"] == rid)
+            assert [dm.class_names[k] for k in np.flatnonzero(y)] == row["labels"]
+    if task == "superdiagnostic":
+        assert set(dm.class_names) <= {"NORM", "MI", "STTC", "CD", "HYP"}
+        assert len(dm.splits["val"]) == 5 and len(dm.splits["test"]) == 2
+        check_batches(dm, multilabel=True)
+        assert all(len(statements[c]["diagnostic_class"]) >= 0 for c in statements)
+
+
+def test_ptbxl_cache_is_reused(ptbxl_root, tmp_path, monkeypatch):
+    from ts_resnet.data.modules import base
+
+    dm = PTBXLDataModule(root=str(ptbxl_root), sampling_rate=500, cache_dir=str(tmp_path))
+    dm.prepare_data()
+    dm.setup("fit")
+    first = np.asarray(dm.splits["train"].signals[0]).copy()
+    assert first.shape == (12, 5000)
+    calls = []
+    original = base.FileDataModule.read
+    monkeypatch.setattr(base.FileDataModule, "read", lambda self, p: calls.append(p) or original(self, p))
+    again = PTBXLDataModule(root=str(ptbxl_root), sampling_rate=500, cache_dir=str(tmp_path))
+    again.prepare_data()
+    again.setup("fit")
+    assert calls == []  # nothing decoded the second time
+    assert isinstance(again.splits["train"].signals[0], np.memmap)
+    np.testing.assert_array_equal(np.asarray(again.splits["train"].signals[0]), first)
+    # a different preprocessing is a different cache
+    other = PTBXLDataModule(root=str(ptbxl_root), sampling_rate=500, cache_dir=str(tmp_path),
+                            preprocess=dm.preprocess.replace(fs=250.0, mean=None, std=None))
+    other.prepare_data()
+    assert len(calls) == len(dm.table) == 14  # ecg 17 (AFLT, AFIB, ABQRS) has no diagnostic label
+
+
+def test_cinc_module_on_real_records(tmp_path):
+    root = shared("cinc2021-sample")
+    mapping = root / "dx_mapping_challenge2021_from_ecgbench-1.0.0.csv"
+    dm = CinCDataModule(roots=[str(root)], dx_mapping=str(mapping), cache_dir=str(tmp_path), window=500,
+                        batch_size=8, val_fraction=0.2, test_fraction=0.2)
+    dm.prepare_data()
+    dm.setup("fit")
+    assert dm.in_channels == 12 and dm.task == "multilabel"
+    assert "AF" in dm.class_names or "SB" in dm.class_names
+    sizes = {k: len(v) for k, v in dm.splits.items()}
+    assert sum(sizes.values()) == 50 and sizes["val"] == 10 and sizes["test"] == 10
+    assert np.asarray(dm.splits["train"].signals[0]).shape == (12, 1000)  # 500 Hz -> 100 Hz
+    check_batches(dm, multilabel=True)
+    # reproducible split
+    dm2 = CinCDataModule(roots=[str(root)], dx_mapping=str(mapping), cache_dir=str(tmp_path),
+                         val_fraction=0.2, test_fraction=0.2)
+    dm2.setup("fit")
+    assert dm2.splits["test"].ids == dm.splits["test"].ids
+    scored = CinCDataModule(roots=[str(root)], dx_mapping=str(mapping), scored_only=True, cache_dir=str(tmp_path))
+    assert 0 < scored.num_classes < dm.num_classes
+
+
+def test_cinc_mixed_rates_and_equivalent_classes(tmp_path):
+    d = tmp_path / "recs"
+    write_12lead(d, "A1", 500, comments=["Dx: 59118001", "Age: 50"])  # RBBB -> CRBBB
+    write_12lead(d, "A2", 257, seed=1, comments=["Dx: 713427006,164889003"])
+    write_12lead(d, "A3", 1000, seconds=12, seed=2, comments=["Dx: 164889003"])
+    write_12lead(d, "A4", 500, seed=3, comments=["Dx: 164889003"])
+    dm = CinCDataModule(roots=[str(d)], cache_dir=str(tmp_path / "c"), val_fraction=0.25, test_fraction=0.25)
+    assert dm.class_names == ["164889003", "713427006"]
+    dm.setup("fit")
+    lengths = sorted(np.asarray(s).shape[1] for sp in dm.splits.values() for s in sp.signals)
+    assert lengths == [1000, 1000, 1000, 1200]
+
+
+def test_folder_module_multiclass_and_multilabel(tmp_path):
+    d = tmp_path / "folder"
+    write_12lead(d, "a", 250, rhythm="NSR")
+    write_12lead(d, "b", 250, rhythm="AF", seed=1)
+    sig = np.random.default_rng(0).normal(size=(12, 2500)).astype(np.float32)
+    np.save(d / "c.npy", sig)
+    (d / "c.json").write_text('{"fs": 250, "layout": "CT", "channels": '
+                              '["I","II","III","aVR","aVL","aVF","V1","V2","V3","V4","V5","V6"]}')
+    with open(d / "d.csv", "w") as f:
+        f.write(",".join(["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]) + "\n")
+        for row in sig.T:
+            f.write(",".join(f"{v:.4f}" for v in row) + "\n")
+    (d / "labels.csv").write_text("file,label,split\na.hea,NSR,train\nb.hea,AF,train\nc.npy,AF,val\nd.csv,NSR,test\n")
+    dm = FolderDataModule(root=str(d), fs=250, cache_dir=str(tmp_path / "c"), batch_size=2,
+                          preprocess=None)
+    dm.setup("fit")
+    assert dm.class_names == ["AF", "NSR"] and dm.task == "multiclass" and dm.in_channels == 12
+    assert dm.splits["test"].ids == ["d.csv"] and list(dm.splits["train"].targets) == [1, 0]
+    check_batches(dm, multilabel=False)
+    (d / "ml.csv").write_text("file,AF,BBB\na.hea,0,1\nb.hea,1,1\nc.npy,1,0\nd.csv,0,0\n")
+    ml = FolderDataModule(root=str(d), labels_csv=str(d / "ml.csv"), label_column=None, fs=250,
+                          cache_dir=str(tmp_path / "c"), val_fraction=0.25, test_fraction=0.25)
+    ml.setup("fit")
+    assert ml.task == "multilabel" and ml.class_names == ["AF", "BBB"]
+    all_y = {i: y.tolist() for sp in ml.splits.values() for i, y in zip(sp.ids, sp.targets)}
+    assert all_y == {"a.hea": [0, 1], "b.hea": [1, 1], "c.npy": [1, 0], "d.csv": [0, 0]}
+
+
+def test_synthetic_module_is_deterministic_and_writes_wfdb(tmp_path):
+    from ts_resnet.data import read_record
+    from ts_resnet.data.synthetic import CLASS_NAMES, make_dataset, write_wfdb_records
+
+    a = SyntheticECGDataModule(num_records=40, seed=3, batch_size=8, window=500)
+    b = SyntheticECGDataModule(num_records=40, seed=3)
+    a.setup("fit")
+    b.setup("fit")
+    np.testing.assert_array_equal(a.splits["train"].signals, b.splits["train"].signals)
+    check_batches(a, multilabel=True)
+    x, y = make_dataset(200, task="multiclass", seed=0)
+    assert x.shape == (200, 12, 1000) and set(np.unique(y)) == set(range(5))
+    _, yml = make_dataset(200, seed=0)
+    assert (yml[:, :4].sum(1) == 1).all() and 0 < yml[:, 4].mean() < 0.6
+    paths = write_wfdb_records(tmp_path, 3, seed=1)
+    rec = read_record(paths[0])
+    assert rec.signal.shape == (12, 1000) and rec.fs == 100
+    assert set(rec.labels) <= set(CLASS_NAMES) and rec.labels
+    with pytest.raises(FileExistsError):
+        write_wfdb_records(tmp_path, 1, seed=1)
+
+
+def test_long_records_window_dataset():
+    from ts_resnet.data import read_record
+    from ts_resnet.data.datasets import SignalDataset, collate_windows
+
+    root = shared("cpsc2021-sample")
+    recs = [read_record(p) for p in sorted(root.glob("*.hea"))[:3]]
+    ds = SignalDataset([r.signal for r in recs], np.zeros(3, dtype=np.int64), [r.id for r in recs],
+                       window=1000, stride=500)
+    batch = collate_windows([ds[i] for i in range(3)])
+    expected = [max(1, int(np.ceil((r.num_samples - 1000) / 500)) + 1) for r in recs]
+    assert batch["n_windows"].tolist() == expected
+    assert batch["x"].shape == (sum(expected), 2, 1000) and batch["id"] == [r.id for r in recs]

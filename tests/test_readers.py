@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import wfdb
+from conftest import shared
+
+from ts_resnet.data import SignalReadError, find_records, read_record
+
+
+def _wfdb_headers() -> list[Path]:
+    root = shared("wfdb-sample")
+    return sorted(root.glob("*.hea")) + sorted(root.glob("multi-segment/*/*.hea"))
+
+
+def test_every_wfdb_fixture_matches_wfdb_or_raises_signal_read_error():
+    read_ok, errors = 0, 0
+    for hea in _wfdb_headers():
+        base = str(hea.with_suffix(""))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref = wfdb.rdrecord(base)
+            assert ref.p_signal is not None
+        except Exception:
+            with pytest.raises(SignalReadError) as e:
+                read_record(hea, nan_policy="keep")
+            assert hea.name in str(e.value)
+            errors += 1
+            continue
+        rec = read_record(hea, nan_policy="keep")
+        np.testing.assert_allclose(rec.signal, ref.p_signal.T.astype(np.float32), rtol=1e-5, atol=1e-6,
+                                   equal_nan=True, err_msg=str(hea))
+        assert rec.fs == pytest.approx(float(ref.fs))
+        assert rec.channels == list(ref.sig_name)
+        assert rec.signal.dtype == np.float32
+        read_ok += 1
+    assert read_ok >= 25 and errors >= 1
+
+
+def test_wfdb_storage_formats_and_names():
+    root = shared("wfdb-sample")
+    rec = read_record(root / "binformats.hea")
+    assert rec.num_channels == 10 and rec.num_samples == 499
+    flac = read_record(root / "flacformats")  # record name without suffix
+    assert flac.num_channels == 3
+    mat = read_record(root / "a103l.mat")  # signal file name -> its header
+    assert mat.channels == ["II", "V", "PLETH"] and mat.fs == 250
+    assert mat.meta["comments"] == ["Asystole", "False alarm"]
+
+
+def test_nan_policy():
+    root = shared("wfdb-sample")
+    with pytest.raises(SignalReadError, match="NaN"):
+        read_record(root / "v102s.hea")
+    fixed = read_record(root / "v102s.hea", nan_policy="interpolate")
+    assert np.isfinite(fixed.signal).all()
+    kept = read_record(root / "v102s.hea", nan_policy="keep")
+    bad = ~np.isfinite(kept.signal)
+    assert bad.any()
+    np.testing.assert_array_equal(fixed.signal[~bad], kept.signal[~bad])
+
+
+def test_cinc_records_and_labels():
+    import csv
+
+    root = shared("cinc2021-sample")
+    with open(root / "labels.csv", newline="") as f:
+        expected = {r["record"]: r["dx_snomed"].split(";") for r in csv.DictReader(f)}
+    headers = sorted(root.glob("*.hea"))
+    assert len(headers) == 50
+    for hea in headers:
+        rec = read_record(hea)
+        assert rec.signal.shape == (12, 5000)
+        assert rec.fs == 500
+        assert rec.labels == expected[rec.id]
+        assert "age" in rec.meta and "sex" in rec.meta
+
+
+def test_cpsc_long_record_meta():
+    rec = read_record(shared("cpsc2021-sample") / "data_101_6.hea")
+    assert rec.channels == ["I", "II"] and rec.fs == 200 and rec.num_samples == 22355
+    assert rec.meta["comments"] == ["paroxysmal atrial fibrillation"]
+
+
+def test_csv_and_numpy_readers(tmp_path):
+    sig = np.random.default_rng(0).normal(size=(3, 200)).astype(np.float32)
+    csv_path = tmp_path / "r.csv"
+    csv_path.write_text("I,II,V1\n" + "\n".join(",".join(f"{v:.6f}" for v in row) for row in sig.T))
+    with pytest.raises(SignalReadError, match="sampling rate unknown"):
+        read_record(csv_path)
+    rec = read_record(csv_path, fs=250)
+    assert rec.channels == ["I", "II", "V1"] and rec.fs == 250
+    np.testing.assert_allclose(rec.signal, sig, atol=1e-5)
+    (tmp_path / "r.json").write_text(json.dumps({"fs": 125}))
+    assert read_record(csv_path).fs == 125
+
+    npy = tmp_path / "a.npy"
+    np.save(npy, sig.T)  # (T, C)
+    with pytest.raises(SignalReadError, match="layout"):
+        read_record(npy, fs=100)
+    rec = read_record(npy, fs=100, layout="TC")
+    np.testing.assert_array_equal(rec.signal, sig)
+    npz = tmp_path / "b.npz"
+    np.savez(npz, signal=sig, fs=np.array(360.0), layout=np.array("CT"), channels=np.array(["I", "II", "V1"]))
+    rec = read_record(npz)
+    assert rec.fs == 360 and rec.channels == ["I", "II", "V1"]
+    np.testing.assert_array_equal(rec.signal, sig)
+
+
+def _write_ok_record(folder: Path, name: str = "ok", n: int = 500) -> Path:
+    sig = np.random.default_rng(1).normal(size=(n, 2)) * 0.5
+    wfdb.wrsamp(name, fs=100, units=["mV", "mV"], sig_name=["I", "II"], p_signal=sig, fmt=["16", "16"],
+                write_dir=str(folder))
+    return folder / f"{name}.hea"
+
+
+def corrupt_files(tmp_path: Path) -> dict[str, tuple[Path, dict]]:
+    """At least ten distinct kinds of broken input, each with the reader options to use."""
+    cases: dict[str, tuple[Path, dict]] = {}
+    d = tmp_path / "trunc"
+    d.mkdir()
+    hea = _write_ok_record(d)
+    dat = d / "ok.dat"
+    dat.write_bytes(dat.read_bytes()[:300])
+    cases["truncated .dat"] = (hea, {})
+
+    d = tmp_path / "len"
+    d.mkdir()
+    hea = _write_ok_record(d)
+    lines = hea.read_text().splitlines()
+    first = lines[0].split()
+    first[3] = "5000"
+    hea.write_text("\n".join([" ".join(first), *lines[1:]]) + "\n")
+    cases["header sample count too large"] = (hea, {})
+
+    d = tmp_path / "mat"
+    d.mkdir()
+    src = shared("cinc2021-sample")
+    shutil.copy(src / "E07500.hea", d / "E07500.hea")
+    cases["missing .mat"] = (d / "E07500.hea", {})
+
+    garbage = tmp_path / "garbage.hea"
+    garbage.write_text("this is not a WFDB header\n\x00\x01 binary junk")
+    cases["text garbage header"] = (garbage, {})
+
+    nan_csv = tmp_path / "nan.csv"
+    nan_csv.write_text("I,II\n1,2\nnan,3\n4,5\n")
+    cases["NaN samples"] = (nan_csv, {"fs": 100})
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    cases["empty CSV"] = (empty, {"fs": 100})
+
+    text_csv = tmp_path / "words.csv"
+    text_csv.write_text("I,II\n1,2\nhello,3\n")
+    cases["non-numeric CSV"] = (text_csv, {"fs": 100})
+
+    npy3 = tmp_path / "cube.npy"
+    np.save(npy3, np.zeros((2, 3, 4)))
+    cases["wrong layout (3-D array)"] = (npy3, {"fs": 100, "layout": "CT"})
+
+    npy = tmp_path / "nolayout.npy"
+    np.save(npy, np.zeros((12, 100)))
+    cases["no layout given"] = (npy, {"fs": 100})
+
+    zero = tmp_path / "zero.npy"
+    np.save(zero, np.zeros((12, 0)))
+    cases["zero-length record"] = (zero, {"fs": 100, "layout": "CT"})
+
+    dup = tmp_path / "dup.csv"
+    dup.write_text("I,i\n1,2\n3,4\n")
+    cases["duplicate channel names"] = (dup, {"fs": 100})
+
+    unknown = tmp_path / "signal.xyz"
+    unknown.write_text("1 2 3")
+    cases["unknown format"] = (unknown, {})
+
+    bad_npy = tmp_path / "broken.npy"
+    bad_npy.write_bytes(b"\x93NUMPY garbage")
+    cases["broken .npy"] = (bad_npy, {"fs": 100, "layout": "CT"})
+
+    inf_npz = tmp_path / "inf.npz"
+    np.savez(inf_npz, signal=np.array([[1.0, np.inf, 2.0]]), fs=np.array(100.0), layout=np.array("CT"))
+    cases["Inf samples"] = (inf_npz, {})
+    return cases
+
+
+def test_corrupted_inputs_raise_signal_read_error_naming_the_file(tmp_path):
+    cases = corrupt_files(tmp_path)
+    assert len(cases) >= 10
+    for what, (path, kwargs) in cases.items():
+        with pytest.raises(SignalReadError) as e:
+            read_record(path, **kwargs)
+        assert isinstance(e.value, ValueError)
+        assert path.name in str(e.value) or path.stem in str(e.value), (what, str(e.value))
+
+
+def test_find_records_counts_wfdb_once_and_skips_tables(tmp_path):
+    _write_ok_record(tmp_path, "rec1")
+    (tmp_path / "labels.csv").write_text("file,label\nrec1.hea,A\n")
+    (tmp_path / "sig.csv").write_text("I\n1\n2\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    np.save(sub / "x.npy", np.zeros((1, 10)))
+    found = find_records([tmp_path])
+    assert sorted(p.name for p in found) == ["rec1.hea", "sig.csv", "x.npy"]
+    assert [p.name for p in find_records([str(tmp_path / "*.hea")])] == ["rec1.hea"]

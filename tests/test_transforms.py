@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ts_resnet.data import Augment, PreprocessConfig, Preprocessor, Record, SignalReadError
+from ts_resnet.data.transforms import (
+    bandpass_filter,
+    fit_channel_stats,
+    num_windows,
+    pad_or_crop,
+    resample,
+    sliding_windows,
+)
+
+
+def dominant_hz(x: np.ndarray, fs: float) -> float:
+    spec = np.abs(np.fft.rfft(x - x.mean()))
+    return float(np.fft.rfftfreq(x.size, 1 / fs)[spec.argmax()])
+
+
+@pytest.mark.parametrize("fs_in,fs_out", [(500, 100), (360, 100), (100, 257), (1000, 500)])
+def test_resampling_preserves_sine_frequency(fs_in, fs_out):
+    t = np.arange(int(10 * fs_in)) / fs_in
+    x = np.sin(2 * np.pi * 7.0 * t)[None].astype(np.float32)
+    y = resample(x, fs_in, fs_out)
+    assert y.shape[-1] == pytest.approx(10 * fs_out, abs=1)
+    assert dominant_hz(y[0], fs_out) == pytest.approx(7.0, abs=0.15)
+
+
+def test_bandpass_removes_baseline_wander():
+    fs = 100.0
+    t = np.arange(int(60 * fs)) / fs
+    ecg_like = 0.5 * np.sin(2 * np.pi * 10 * t)
+    wander = 2.0 * np.sin(2 * np.pi * 0.1 * t)
+    y = bandpass_filter((ecg_like + wander)[None].astype(np.float32), fs, 0.5, 40.0)[0]
+    spec = np.abs(np.fft.rfft(y))
+    freqs = np.fft.rfftfreq(y.size, 1 / fs)
+    at = lambda f: spec[np.argmin(np.abs(freqs - f))]  # noqa: E731
+    raw = np.abs(np.fft.rfft(ecg_like + wander))
+    assert at(0.1) < 0.02 * raw[np.argmin(np.abs(freqs - 0.1))]  # wander removed (>34 dB)
+    assert at(10.0) > 0.9 * raw[np.argmin(np.abs(freqs - 10.0))]  # signal kept
+    assert np.abs(y[1000:-1000] - ecg_like[1000:-1000]).max() < 0.05
+
+
+def test_lead_selection_case_insensitive_and_missing():
+    sig = np.arange(12, dtype=np.float32).reshape(3, 4)
+    rec = Record(sig, 100.0, ["I", "avr", "V1"], path="x.hea")
+    pre = Preprocessor(PreprocessConfig(leads=["V1", "aVR", "I"], normalize="none"))
+    np.testing.assert_array_equal(pre(rec), sig[[2, 1, 0]])
+    pre = Preprocessor(PreprocessConfig(leads=["I", "II", "V1"], normalize="none"))
+    with pytest.raises(SignalReadError, match=r"missing leads \['II'\]"):
+        pre(rec)
+    filled = Preprocessor(PreprocessConfig(leads=["I", "II", "V1"], fill_missing_leads="zero", normalize="none"))(rec)
+    np.testing.assert_array_equal(filled[1], 0)
+    np.testing.assert_array_equal(filled[2], sig[2])
+
+
+def test_dataset_statistics_come_from_train_only():
+    from ts_resnet.data.modules import SyntheticECGDataModule
+
+    dm = SyntheticECGDataModule(num_records=60, preprocess=PreprocessConfig(fs=100.0, normalize="dataset"))
+    dm.setup("fit")
+    train = np.concatenate([np.asarray(s) for s in dm.splits["train"].signals], axis=-1)
+    everything = np.concatenate([np.asarray(s) for sp in dm.splits.values() for s in sp.signals], axis=-1)
+    np.testing.assert_allclose(dm.preprocess.mean, train.mean(-1), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(dm.preprocess.std, train.std(-1), rtol=1e-4)
+    assert not np.allclose(dm.preprocess.mean, everything.mean(-1), rtol=1e-6, atol=1e-9)
+    # and the stored config replays them
+    assert dm.inference_config()["preprocess"]["mean"] == dm.preprocess.mean
+
+
+def test_fit_channel_stats_matches_numpy():
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(3, 2, size=(2, n)).astype(np.float32) for n in (100, 250, 40)]
+    mean, std = fit_channel_stats(parts)
+    whole = np.concatenate(parts, -1)
+    np.testing.assert_allclose(mean, whole.mean(-1), rtol=1e-5)
+    np.testing.assert_allclose(std, whole.std(-1), rtol=1e-5)
+
+
+def test_zscore_and_config_round_trip():
+    cfg = PreprocessConfig(fs=250.0, leads=["I"], bandpass=(0.5, 40.0))
+    assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
+    x = np.random.default_rng(0).normal(5, 3, size=(1, 1000)).astype(np.float32)
+    y = Preprocessor(PreprocessConfig())(Record(x, 100.0, ["I"]))
+    assert abs(y.mean()) < 1e-4 and abs(y.std() - 1) < 1e-3
+    with pytest.raises(ValueError, match="unknown preprocessing"):
+        PreprocessConfig.from_dict({"bogus": 1})
+
+
+def test_windows_cover_the_tail_and_pad_short_records():
+    x = np.arange(2 * 1000, dtype=np.float32).reshape(2, 1000)
+    w = sliding_windows(x, 250, 125)
+    assert w.shape == (num_windows(1000, 250, 125), 2, 250) == (7, 2, 250)
+    np.testing.assert_array_equal(w[-1], x[:, -250:])
+    w = sliding_windows(x, 300, 300)
+    np.testing.assert_array_equal(w[-1], x[:, -300:])
+    assert w.shape[0] == num_windows(1000, 300, 300) == 4
+    short = sliding_windows(x[:, :100], 250, 125)
+    assert short.shape == (1, 2, 250) and (short[0, :, 100:] == 0).all()
+    assert pad_or_crop(x, 10, start=5)[0, 0] == 5
+
+
+def test_augment_changes_signal_only_when_active():
+    rng = np.random.default_rng(0)
+    x = np.ones((3, 500), dtype=np.float32)
+    assert Augment()(x, rng, 100.0) is x
+    y = Augment(noise_std=0.1, scale=0.2, wander=0.3, max_shift=10, lead_dropout=0.5)(x, rng, 100.0)
+    assert y.shape == x.shape and not np.allclose(y, x)
+    assert (np.abs(y).sum(1) > 0).any()  # at least one lead kept

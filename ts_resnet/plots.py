@@ -1,0 +1,93 @@
+"""Evaluation figures after ``ts-resnet test``: ROC curves and a confusion matrix.
+
+    ts-resnet test -c configs/demo.yaml --ckpt_path best.ckpt \\
+        --trainer.callbacks+=ts_resnet.plots.EvaluationPlots --trainer.callbacks.out_dir figures
+
+Multi-label/binary tasks get one ROC curve per class; multi-class tasks get one-vs-rest ROC curves
+and a confusion matrix (scikit-learn computes them; matplotlib draws them).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+
+class EvaluationPlots(L.Callback):
+    """Collects test-set scores and writes ``roc.png`` (+ ``confusion_matrix.png`` for multi-class).
+
+    Args:
+        out_dir: folder for the PNG files (created if needed; existing files are not overwritten
+            unless ``overwrite``).
+        overwrite: replace existing figures.
+    """
+
+    def __init__(self, out_dir: str = "figures", overwrite: bool = False) -> None:
+        self.out_dir = Path(out_dir)
+        self.overwrite = overwrite
+        self._probs: list[torch.Tensor] = []
+        self._targets: list[torch.Tensor] = []
+        self.written: list[Path] = []
+
+    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._probs, self._targets = [], []
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if outputs is not None:
+            self._probs.append(outputs["probs"].float().cpu())
+            self._targets.append(outputs["y"].cpu())
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or not self._probs:
+            return
+        probs = torch.cat(self._probs).numpy()
+        y = torch.cat(self._targets).numpy()
+        self.written = write_figures(probs, y, pl_module.task, list(pl_module.class_names), self.out_dir,
+                                     overwrite=self.overwrite)
+        for f in self.written:
+            print(f"wrote {f}")
+
+
+def write_figures(probs: np.ndarray, y: np.ndarray, task: str, class_names: list[str], out_dir: Path,
+                  *, overwrite: bool = False) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = {"roc": out_dir / "roc.png"}
+    if task == "multiclass":
+        targets["cm"] = out_dir / "confusion_matrix.png"
+    for f in targets.values():
+        if f.exists() and not overwrite:
+            raise FileExistsError(f"{f} exists; pass overwrite=True to replace it")
+
+    if task == "binary":
+        columns = [(class_names[-1], y.astype(int).ravel(), probs.ravel())]
+    elif task == "multilabel":
+        columns = [(n, y[:, k].astype(int), probs[:, k]) for k, n in enumerate(class_names)]
+    else:
+        columns = [(n, (y == k).astype(int), probs[:, k]) for k, n in enumerate(class_names)]
+    fig, ax = plt.subplots(figsize=(7, 6), dpi=100)
+    for name, yt, ps in columns:
+        if 0 < yt.sum() < len(yt):  # a class without positives or negatives has no ROC curve
+            RocCurveDisplay.from_predictions(yt, ps, name=name, ax=ax)
+    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
+    ax.set_title("ROC (test)" + (" - one vs rest" if task == "multiclass" else ""))
+    fig.tight_layout()
+    fig.savefig(targets["roc"])
+    plt.close(fig)
+    if task == "multiclass":
+        fig, ax = plt.subplots(figsize=(7, 6), dpi=100)
+        ConfusionMatrixDisplay.from_predictions(y, probs.argmax(1), labels=list(range(len(class_names))),
+                                                display_labels=class_names, ax=ax, colorbar=False)
+        ax.set_title("Confusion matrix (test)")
+        fig.tight_layout()
+        fig.savefig(targets["cm"])
+        plt.close(fig)
+    return list(targets.values())
