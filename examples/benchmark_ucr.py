@@ -23,9 +23,12 @@ PUBLISHED = {  # dataset: (ResNet, InceptionTime) test accuracy, %
 
 
 def run_one(root: str, dataset: str, epochs: int | None, config: str, seed: int, extra: list[str]) -> dict:
+    import tempfile
+
     from ts_resnet.cli.train import run_lightning_cli
 
-    args = ["fit", "-c", config, "--data.root", root, "--data.dataset", dataset, f"--seed_everything={seed}",
+    workdir = tempfile.mkdtemp(prefix=f"ucr-{dataset}-")
+    args = ["fit", "-c", config, f"--trainer.default_root_dir={workdir}", "--data.root", root, "--data.dataset", dataset, f"--seed_everything={seed}",
             "--trainer.enable_progress_bar=false", "--trainer.logger=false", "--trainer.enable_checkpointing=false",
             *extra]
     if epochs is not None:

@@ -19,3 +19,14 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data not available: {path}")
     return path
+
+
+def ts_resnet_command() -> list[str]:
+    """The installed ``ts-resnet`` entry point (next to this interpreter when the venv is not activated)."""
+    import shutil
+    import sys
+
+    exe = shutil.which("ts-resnet", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if exe is None:
+        pytest.fail("the ts-resnet console script is not installed (pip install -e .)")
+    return [exe]

@@ -24,6 +24,7 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
@@ -44,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     if cmd in LIGHTNING or cmd.startswith("-"):
         from .train import run_lightning_cli
 
-        run_lightning_cli(argv)
+        # From the shell LightningCLI reads sys.argv itself (it warns when given both).
+        run_lightning_cli(None if from_command_line else argv)
         return 0
     print(f"ts-resnet: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr)
     return 2

@@ -26,7 +26,7 @@ class TSResNetCLI(LightningCLI):
             return
         cb = trainer.checkpoint_callback
         print()
-        if cb is not None:
+        if cb is not None and (cb.best_model_path or cb.last_model_path):
             best = cb.best_model_path or cb.last_model_path
             score = cb.best_model_score
             label = f"{cb.monitor} = {float(score):.4f}" if score is not None and cb.monitor else "last epoch"

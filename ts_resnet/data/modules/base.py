@@ -109,8 +109,13 @@ class SignalDataModule(L.LightningDataModule):
         return self.info.task
 
     @property
+    def channels(self) -> list[str]:
+        """Channel names the model sees: the selected leads, or the dataset's channels."""
+        return list(self.preprocess.leads or self.info.channels)
+
+    @property
     def in_channels(self) -> int:
-        return len(self.info.channels)
+        return len(self.channels)
 
     @property
     def has_val_split(self) -> bool:
@@ -130,7 +135,7 @@ class SignalDataModule(L.LightningDataModule):
         return {
             "class_names": self.class_names,
             "task": self.task,
-            "channels": list(self.preprocess.leads or self.info.channels),
+            "channels": self.channels,
             "fs": self.sampling_rate,
             "window": self.window,
             "eval_stride": self.eval_stride or (self.window // 2 if self.window else None),

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..records import Record
 from ..synthetic import CLASS_NAMES, make_dataset
 from ..transforms import STANDARD_12_LEADS, PreprocessConfig
 from .base import DatasetInfo, SignalDataModule, Split, split_indices
@@ -52,11 +53,8 @@ class SyntheticECGDataModule(SignalDataModule):
     def load_splits(self) -> dict[str, Split]:
         x, y = make_dataset(self.num_records, fs=self.fs, duration=self.duration, task=self.synthetic_task,
                             seed=self.seed, bbb_prob=self.bbb_prob)
-        if self.preprocess.fs not in (None, self.fs) or self.preprocess.bandpass is not None:
-            from ..records import Record
-
-            pre = self.preprocessor
-            x = np.stack([pre(Record(s, self.fs, list(STANDARD_12_LEADS)), normalize=False) for s in x])
+        pre = self.preprocessor  # lead selection, resampling, filtering: the same pipeline as for files
+        x = np.stack([pre(Record(s, self.fs, list(STANDARD_12_LEADS)), normalize=False) for s in x])
         ids = [f"synth{i:05d}" for i in range(len(x))]
         tr, va, te = split_indices(y, (self.val_fraction, self.test_fraction), self.seed)
         return {name: Split(x[idx], y[idx], [ids[i] for i in idx]) for name, idx in

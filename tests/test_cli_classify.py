@@ -1,0 +1,232 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO, shared, ts_resnet_command
+from helpers import write_12lead
+
+from ts_resnet.cli.main import main
+from ts_resnet.cli.train import run_lightning_cli
+from ts_resnet.data.transforms import STANDARD_12_LEADS
+
+QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+
+
+def train(root: Path, *extra: str) -> Path:
+    cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "demo.yaml"), f"--trainer.default_root_dir={root}",
+                             "--trainer.max_epochs=2", "--data.init_args.num_records=200", *QUIET, *extra])
+    return Path(cli.trainer.checkpoint_callback.best_model_path)
+
+
+@pytest.fixture(scope="module")
+def ckpt_12lead(tmp_path_factory) -> Path:
+    # trained at 100 Hz; the records classified below are 250 and 500 Hz
+    return train(tmp_path_factory.mktemp("m12"))
+
+
+@pytest.fixture(scope="module")
+def ckpt_2lead(tmp_path_factory) -> Path:
+    return train(tmp_path_factory.mktemp("m2"), "--data.init_args.preprocess.leads=[I, II]",
+                 "--data.init_args.preprocess.fs=200", "--data.init_args.fs=200", "--data.init_args.window=1000",
+                 "--data.init_args.eval_stride=1000")
+
+
+def run_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*ts_resnet_command(), *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def make_folder(folder: Path) -> dict[str, str]:
+    """WFDB, CSV and NPY records, one corrupt file, one 12-lead record missing a lead."""
+    write_12lead(folder, "wfdb_af", 500, rhythm="AF", seed=1)
+    write_12lead(folder / "nested", "wfdb_nsr", 250, rhythm="NSR", seed=2)
+    sig = np.asarray(__import__("ts_resnet.data.synthetic", fromlist=["x"]).synth_ecg(
+        np.random.default_rng(3), "STACH", False, 250.0, 10.0))
+    with open(folder / "csv_rec.csv", "w") as f:
+        f.write(",".join(STANDARD_12_LEADS) + "\n")
+        for row in sig.T:
+            f.write(",".join(f"{v:.5f}" for v in row) + "\n")
+    (folder / "csv_rec.json").write_text(json.dumps({"fs": 250}))
+    np.save(folder / "npy_rec.npy", sig.T)  # (T, C): the sidecar says so
+    (folder / "npy_rec.json").write_text(json.dumps({"fs": 250, "layout": "TC", "channels": STANDARD_12_LEADS}))
+    (folder / "corrupt.hea").write_text("corrupt 12 500 5000\nthis line is not a signal spec\n")
+    leads = [lead for lead in STANDARD_12_LEADS if lead != "V3"]
+    write_12lead(folder, "missing_v3", 500, seed=4, leads=leads)
+    return {"good": "wfdb_af wfdb_nsr csv_rec npy_rec", "bad": "corrupt missing_v3"}
+
+
+def test_classify_folder_end_to_end(ckpt_12lead, tmp_path):
+    folder = tmp_path / "records"
+    make_folder(folder)
+    proc = run_cli(["classify", "--checkpoint", str(ckpt_12lead), str(folder)], tmp_path)
+    assert proc.returncode == 1, proc.stderr  # some records failed
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert sorted(r["id"] for r in rows) == ["csv_rec", "npy_rec", "wfdb_af", "wfdb_nsr"]
+    classes = ["NSR", "AF", "STACH", "SBRAD", "BBB"]
+    for r in rows:
+        probs = [float(r[c]) for c in classes]
+        assert all(0 <= p <= 1 for p in probs)
+        assert int(r["n_windows"]) == 3  # 10 s at 100 Hz, 5 s windows every 2.5 s
+        assert set(filter(None, r["predicted"].split(";"))) == {c for c, p in zip(classes, probs) if p >= 0.5}
+    # the same signal as CSV and as NPY (different layout on disk) gives the same probabilities
+    by_id = {r["id"]: r for r in rows}
+    for c in classes:
+        assert float(by_id["csv_rec"][c]) == pytest.approx(float(by_id["npy_rec"][c]), abs=1e-3)
+    assert "corrupt.hea" in proc.stderr and "FAILED" in proc.stderr
+    assert "missing_v3.hea" in proc.stderr and "missing leads ['V3']" in proc.stderr
+
+    # explicit zero-fill classifies the record with the missing lead
+    out = tmp_path / "preds.json"
+    proc = run_cli(["classify", "-m", str(ckpt_12lead), str(folder / "missing_v3.hea"), "--fill-missing-leads",
+                    "zero", "-o", str(out)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert [r["id"] for r in doc["records"]] == ["missing_v3"] and doc["model"]["classes"] == classes
+
+    # never overwrite what the user has
+    out.write_text("precious")
+    proc = run_cli(["classify", "-m", str(ckpt_12lead), str(folder / "wfdb_af.hea"), "-o", str(out)], tmp_path)
+    assert proc.returncode == 2 and "--force" in proc.stderr and out.read_text() == "precious"
+    proc = run_cli(["classify", "-m", str(ckpt_12lead), str(folder / "wfdb_af.hea"), "-o", str(out), "--force"],
+                   tmp_path)
+    assert proc.returncode == 0 and json.loads(out.read_text())["records"][0]["id"] == "wfdb_af"
+
+
+def test_classify_jsonl_thresholds_and_glob(ckpt_12lead, tmp_path):
+    folder = tmp_path / "r"
+    write_12lead(folder, "a", 500, seed=1)
+    write_12lead(folder, "b", 500, seed=2, rhythm="SBRAD")
+    thr = tmp_path / "thr.json"
+    thr.write_text(json.dumps({c: 0.0 for c in ["NSR", "AF", "STACH", "SBRAD", "BBB"]}))
+    out = tmp_path / "p.jsonl"
+    code = main(["classify", "-m", str(ckpt_12lead), str(folder / "*.hea"), "-o", str(out), "--thresholds",
+                 str(thr), "-q"])
+    assert code == 0
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in lines] == ["a", "b"]
+    assert all(len(r["predicted"]) == 5 for r in lines)  # threshold 0: every class
+    thr.write_text(json.dumps({"nope": 0.1}))
+    assert main(["classify", "-m", str(ckpt_12lead), str(folder), "--thresholds", str(thr), "-q"]) == 2
+
+
+def test_classify_real_cinc_records_with_lead_mapping(ckpt_12lead, tmp_path, capsys):
+    root = shared("cinc2021-sample")
+    out = tmp_path / "cinc.csv"
+    code = main(["classify", "-m", str(ckpt_12lead), str(root), "-o", str(out), "--batch-size", "16"])
+    assert code == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 50
+    for r in rows:
+        assert all(0.0 <= float(r[c]) <= 1.0 for c in ["NSR", "AF", "STACH", "SBRAD", "BBB"])
+        assert r["n_windows"] == "3"
+    assert "classified 50 record(s), 0 failed" in capsys.readouterr().err
+    # lead mapping by name: reversing the lead order in a file does not change the result
+    from ts_resnet.data import read_record
+
+    rec = read_record(root / "E07500.hea")
+    rev = tmp_path / "rev"
+    rev.mkdir()
+    np.savez(rev / "E07500_rev.npz", signal=rec.signal[::-1], fs=np.array(rec.fs), layout=np.array("CT"),
+             channels=np.array(rec.channels[::-1]))
+    main(["classify", "-m", str(ckpt_12lead), str(rev), "-o", str(tmp_path / "rev.csv"), "-q"])
+    a = next(r for r in rows if r["id"] == "E07500")
+    b = next(csv.DictReader(open(tmp_path / "rev.csv")))
+    for c in ["NSR", "AF", "STACH", "SBRAD", "BBB"]:
+        assert float(a[c]) == pytest.approx(float(b[c]), abs=1e-5)
+
+
+def test_long_record_windows_are_aggregated(ckpt_2lead, tmp_path):
+    from ts_resnet.data import read_record
+    from ts_resnet.data.transforms import num_windows
+
+    hea = shared("cpsc2021-sample", "data_101_6.hea")
+    out = tmp_path / "long.csv"
+    for agg in ("mean", "max"):
+        target = tmp_path / f"long_{agg}.csv"
+        assert main(["classify", "-m", str(ckpt_2lead), str(hea), "-o", str(target), "--window-agg", agg, "-q"]) == 0
+    mean_row = next(csv.DictReader(open(tmp_path / "long_mean.csv")))
+    max_row = next(csv.DictReader(open(tmp_path / "long_max.csv")))
+    n = read_record(hea).num_samples  # 200 Hz record, model at 200 Hz, 5 s windows without overlap
+    assert int(mean_row["n_windows"]) == num_windows(n, 1000, 1000) > 20
+    for c in ["NSR", "AF", "STACH", "SBRAD", "BBB"]:
+        assert float(max_row[c]) >= float(mean_row[c]) - 1e-6
+    _ = out
+
+
+def test_export_parity_and_safetensors_classify(ckpt_12lead, tmp_path):
+    import onnxruntime as ort
+
+    from ts_resnet.inference import load_classifier
+
+    clf = load_classifier(ckpt_12lead)
+    onnx_path, ts_path, st_path = tmp_path / "m.onnx", tmp_path / "m.pt", tmp_path / "m.safetensors"
+    for fmt, path in (("onnx", onnx_path), ("torchscript", ts_path), ("safetensors", st_path)):
+        assert main(["export", "-m", str(ckpt_12lead), "-f", fmt, "-o", str(path)]) == 0
+        assert path.exists()
+    assert main(["export", "-m", str(ckpt_12lead), "-f", "torchscript", "-o", str(ts_path)]) == 2  # exists
+    session = ort.InferenceSession(str(onnx_path))
+    scripted = torch.jit.load(str(ts_path))
+    for length in (500, 1337):
+        x = torch.randn(3, 12, length)
+        with torch.no_grad():
+            ref = clf.net(x).numpy()
+            np.testing.assert_allclose(scripted(x).numpy(), ref, atol=1e-4, rtol=0)
+        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+        np.testing.assert_allclose(got, ref, atol=1e-4, rtol=0)
+    # a code-free model file set gives the same probabilities as the checkpoint
+    folder = tmp_path / "recs"
+    write_12lead(folder, "x", 500, seed=9, rhythm="AF")
+    main(["classify", "-m", str(ckpt_12lead), str(folder), "-o", str(tmp_path / "a.csv"), "-q"])
+    main(["classify", "-m", str(st_path), str(folder), "-o", str(tmp_path / "b.csv"), "-q"])
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text().replace(
+        str(st_path), str(ckpt_12lead))
+
+
+def test_explain_writes_a_readable_png(ckpt_12lead, tmp_path):
+    import matplotlib.image as mpimg
+
+    rec = write_12lead(tmp_path / "r", "e", 500, seed=3, rhythm="AF")
+    png = tmp_path / "fig.png"
+    assert main(["explain", "-m", str(ckpt_12lead), str(rec), "--class", "AF", "-o", str(png),
+                 "--width", "1200", "--height", "900"]) == 0
+    img = mpimg.imread(png)
+    assert img.shape[:2] == (900, 1200)
+    gray = img[..., :3].mean(-1)
+    # 12 stacked lead panels between the title and the x axis: each holds dark trace pixels
+    top, bottom = int(0.07 * 900), int(0.95 * 900)
+    bands = np.array_split(np.arange(top, bottom), 12)
+    for i, rows in enumerate(bands):
+        panel = gray[rows[2:-2], 40:-20]
+        assert (panel < 0.3).sum() > 200, f"lead panel {i} has no trace"
+        assert panel.std() > 0.02
+    # relevance overlay: reddish pixels (R > G) exist
+    assert ((img[..., 0] - img[..., 1]) > 0.15).sum() > 1000
+    assert main(["explain", "-m", str(ckpt_12lead), str(rec), "--class", "nope", "-o", str(tmp_path / "x.png")]) == 2
+    assert main(["explain", "-m", str(ckpt_12lead), str(rec), "-o", str(png)]) == 2  # exists
+
+
+def test_evaluation_plots_after_test(ckpt_12lead, tmp_path):
+    figs = tmp_path / "figs"
+    run_lightning_cli(["test", "-c", str(REPO / "configs" / "demo.yaml"), "--data.init_args.num_records=200",
+                       f"--ckpt_path={ckpt_12lead}", f"--trainer.default_root_dir={tmp_path}", *QUIET,
+                       "--trainer.callbacks+=ts_resnet.plots.EvaluationPlots",
+                       f"--trainer.callbacks.out_dir={figs}"])
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(figs / "roc.png")
+    assert img.shape[0] > 300 and img[..., :3].std() > 0.05
+
+
+def test_bad_model_file_and_no_records(tmp_path, capsys):
+    bogus = tmp_path / "m.ckpt"
+    bogus.write_bytes(b"\x00" * 10)
+    assert main(["classify", "-m", str(bogus), str(tmp_path)]) == 2
+    assert "m.ckpt" in capsys.readouterr().err
+    shutil.rmtree(tmp_path / "none", ignore_errors=True)

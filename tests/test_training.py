@@ -1,0 +1,273 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO, shared, ts_resnet_command
+from helpers import make_ptbxl_tree
+
+from ts_resnet import SignalClassifier
+from ts_resnet.cli.train import run_lightning_cli
+from ts_resnet.inference import ModelFileError, load_classifier
+
+CONFIGS = REPO / "configs"
+QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+
+
+def fit_cli(args: list[str], root: Path):
+    return run_lightning_cli(["fit", *args, f"--trainer.default_root_dir={root}", *QUIET])
+
+
+def test_demo_config_learns(tmp_path, capsys):
+    """The README's main job, unchanged: well above chance (0.5 macro AUROC) after its epochs."""
+    cli = fit_cli(["-c", str(CONFIGS / "demo.yaml")], tmp_path)
+    metrics = cli.trainer.callback_metrics
+    assert float(metrics["val/auroc"]) > 0.9
+    assert float(metrics["val/ap"]) > 0.7
+    out = capsys.readouterr().out
+    assert "Best checkpoint:" in out and "val/auroc" in out
+    best = Path(cli.trainer.checkpoint_callback.best_model_path)
+    assert best.exists() and best.name.startswith("best-")
+
+
+def test_entry_point_subprocess_fast_dev_run(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.run(
+        [*ts_resnet_command(), "fit", "-c", str(CONFIGS / "demo.yaml"), "-c", str(CONFIGS / "cpu.yaml"),
+         "--trainer.fast_dev_run=true", "--data.init_args.num_records=60", *QUIET],
+        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    help_ = subprocess.run([*ts_resnet_command(), "--help"], capture_output=True, text=True, timeout=60)
+    assert help_.returncode == 0 and "classify" in help_.stdout and "fit" in help_.stdout
+
+
+def test_fast_dev_run_ucr_config(tmp_path):
+    root = shared("ucr")
+    cli = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(root), "--data.dataset", "ItalyPowerDemand",
+                   "--trainer.fast_dev_run=true"], tmp_path)
+    assert cli.model.task == "multiclass" and cli.model.hparams.num_classes == 2
+    uea = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(shared("uea")), "--data.dataset",
+                   "JapaneseVowels", "--trainer.fast_dev_run=true"], tmp_path)
+    assert uea.model.hparams.in_channels == 12 and uea.model.hparams.num_classes == 9
+
+
+@pytest.fixture(scope="module")
+def ptbxl_tree(tmp_path_factory):
+    return make_ptbxl_tree(tmp_path_factory.mktemp("ptbxl"), shared("ptbxl-meta"))
+
+
+@pytest.mark.parametrize("extra", [[], ["-c", str(CONFIGS / "ptbxl_all.yaml")]])
+def test_fast_dev_run_ptbxl_configs(tmp_path, ptbxl_tree, extra):
+    cli = fit_cli(["-c", str(CONFIGS / "ptbxl.yaml"), *extra, "--data.root", str(ptbxl_tree),
+                   "--data.cache_dir", str(tmp_path / "cache"), "--data.num_workers=0", "--data.batch_size=4",
+                   "--model.arch=msresnet_tiny", "--trainer.fast_dev_run=true"], tmp_path)
+    dm = cli.datamodule
+    assert cli.model.class_names == dm.class_names and cli.model.hparams.in_channels == 12
+    assert dm.label_task == ("all" if extra else "superdiagnostic")
+
+
+def test_fast_dev_run_cinc_config(tmp_path):
+    cli = fit_cli(["-c", str(CONFIGS / "cinc2021.yaml"), "--data.roots", f"[{shared('cinc2021-sample')}]",
+                   "--data.cache_dir", str(tmp_path / "cache"), "--data.num_workers=0",
+                   "--model.arch=msresnet_tiny", "--trainer.fast_dev_run=true"], tmp_path)
+    assert cli.model.task == "multilabel" and cli.model.hparams.num_classes == cli.datamodule.num_classes
+
+
+@pytest.mark.parametrize("preset", ["gpu.yaml", "ddp.yaml"])
+def test_gpu_presets_parse(preset, capsys):
+    with pytest.raises(SystemExit) as e:
+        run_lightning_cli(["fit", "-c", str(CONFIGS / "demo.yaml"), "-c", str(CONFIGS / preset), "--print_config"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "precision: bf16-mixed" in out and "accelerator: gpu" in out
+
+
+def test_multilabel_metrics_agree_with_sklearn():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from ts_resnet.metrics import make_metrics
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((200, 4)) < 0.3).astype(np.int64)
+    p = np.clip(0.35 * y + rng.random((200, 4)) * 0.65, 0, 1).astype(np.float32)
+    m = make_metrics("multilabel", 4)
+    m.update(torch.from_numpy(p[:120]), torch.from_numpy(y[:120]))
+    m.update(torch.from_numpy(p[120:]), torch.from_numpy(y[120:]))
+    out = m.compute()
+    assert float(out["auroc"]) == pytest.approx(roc_auc_score(y, p, average="macro"), abs=1e-5)
+    assert float(out["ap"]) == pytest.approx(average_precision_score(y, p, average="macro"), abs=1e-5)
+    mc = make_metrics("multiclass", 3)
+    yc = rng.integers(0, 3, 100)
+    pc = rng.dirichlet([1, 1, 1], 100).astype(np.float32)
+    mc.update(torch.from_numpy(pc), torch.from_numpy(yc))
+    assert float(mc.compute()["acc"]) == pytest.approx((pc.argmax(1) == yc).mean())
+
+
+def test_window_aggregation():
+    from ts_resnet.module import aggregate_windows
+
+    v = torch.tensor([[0.1], [0.3], [0.9], [0.2], [0.4]])
+    n = torch.tensor([2, 3])
+    torch.testing.assert_close(aggregate_windows(v, n, "mean"), torch.tensor([[0.2], [0.5]]))
+    torch.testing.assert_close(aggregate_windows(v, n, "max"), torch.tensor([[0.3], [0.9]]))
+
+
+@pytest.mark.parametrize("task,k", [("multiclass", 3), ("multilabel", 4), ("binary", 2)])
+def test_module_tasks_step(task, k):
+    model = SignalClassifier(arch="msresnet_tiny", num_classes=k, in_channels=2, task=task,
+                             class_names=[f"c{i}" for i in range(k)])
+    x = torch.randn(6, 2, 128)
+    if task == "multiclass":
+        y = torch.randint(0, k, (3,))
+    elif task == "multilabel":
+        y = torch.randint(0, 2, (3, k)).float()
+    else:
+        y = torch.randint(0, 2, (3,))
+    batch = {"x": x, "y": y, "n_windows": torch.tensor([1, 2, 3]), "id": ["a", "b", "c"]}
+    loss, probs = model._step(batch, "val")
+    assert torch.isfinite(loss) and probs.shape[0] == 3
+    assert model.net.fc.out_features == (1 if task == "binary" else k)
+    out = model.predict_step(batch, 0)
+    assert out["id"] == ["a", "b", "c"] and ((out["probs"] >= 0) & (out["probs"] <= 1)).all()
+    with pytest.raises(ValueError, match="class names"):
+        SignalClassifier(arch="msresnet_tiny", num_classes=3, class_names=["a"])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("trained")
+    cli = fit_cli(["-c", str(CONFIGS / "demo.yaml"), "--trainer.max_epochs=1", "--data.init_args.num_records=120"],
+                  root)
+    return cli, Path(cli.trainer.checkpoint_callback.last_model_path)
+
+
+def test_checkpoint_round_trip_is_weights_only(trained):
+    cli, ckpt = trained
+    raw = torch.load(ckpt, map_location="cpu", weights_only=True)  # plain data + tensors only
+    meta = raw["ts_resnet"]
+    assert meta["class_names"] == ["NSR", "AF", "STACH", "SBRAD", "BBB"]
+    assert meta["fs"] == 100.0 and meta["window"] == 500 and meta["channels"][3] == "aVR"
+    assert meta["preprocess"]["normalize"] == "zscore"
+    clf = load_classifier(ckpt)
+    x = torch.randn(3, 12, 500)
+    net = cli.model.net.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(clf.net(x), net(x), rtol=0, atol=0)
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_tampered_checkpoint_is_refused(trained, tmp_path):
+    _, ckpt = trained
+    raw = torch.load(ckpt, map_location="cpu", weights_only=True)
+    raw["ts_resnet"]["payload"] = _Exploit()
+    bad = tmp_path / "tampered.ckpt"
+    torch.save(raw, bad)
+    with pytest.raises(ModelFileError, match="refused to load"):
+        load_classifier(bad)
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelFileError, match="junk.ckpt"):
+        load_classifier(junk)
+
+
+def test_gunpoint_reaches_95_percent(tmp_path):
+    root = shared("ucr")
+    cli = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(root), "--data.dataset", "GunPoint",
+                   "--trainer.max_epochs=60", "--trainer.logger=false", "--trainer.enable_checkpointing=false"],
+                  tmp_path)
+    acc = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]["test/acc"]
+    assert acc >= 0.95
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_resume_from_last_checkpoint(tmp_path):
+    import lightning as L
+
+    from ts_resnet.data.modules import SyntheticECGDataModule
+
+    def make():
+        dm = SyntheticECGDataModule(num_records=80, batch_size=16, window=250)
+        model = SignalClassifier(arch="msresnet_tiny", num_classes=5, in_channels=12, task="multilabel")
+        return dm, model
+
+    class StopAt(L.Callback):
+        def on_train_batch_end(self, trainer, *args):
+            if trainer.global_step == 10:  # mid third epoch (4 steps per epoch)
+                raise _Interrupt
+
+    dm, model = make()
+    kw = dict(max_epochs=4, default_root_dir=tmp_path, enable_progress_bar=False, logger=False,
+              enable_model_summary=False)
+    trainer = L.Trainer(callbacks=[StopAt()], **kw)
+    with pytest.raises(_Interrupt):
+        trainer.fit(model, dm)
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    assert last.exists()
+    saved = torch.load(last, weights_only=True)
+    assert saved["epoch"] == 1 and saved["global_step"] == 8
+    dm, model = make()
+    trainer = L.Trainer(**kw)
+    trainer.fit(model, dm, ckpt_path=str(last))
+    assert trainer.current_epoch == 4 and trainer.global_step == 16
+    opt = trainer.optimizers[0]
+    steps = {int(s["step"]) for s in opt.state_dict()["state"].values()}
+    assert steps == {16}  # Adam moments continued from step 8, not restarted
+    sched = trainer.lr_scheduler_configs[0].scheduler
+    assert sched.last_epoch == 16
+
+
+DDP_SCRIPT = r'''
+import json, os, sys
+from ts_resnet.data.modules import SyntheticECGDataModule
+log = sys.argv[1]
+orig_prepare, orig_setup = SyntheticECGDataModule.prepare_data, SyntheticECGDataModule.setup
+def prepare(self):
+    open(log, "a").write(f"prepare {os.environ.get('LOCAL_RANK', '0')}\n")
+    return orig_prepare(self)
+def setup(self, stage=None):
+    open(log, "a").write(f"setup {os.environ.get('LOCAL_RANK', '0')}\n")
+    return orig_setup(self, stage)
+SyntheticECGDataModule.prepare_data, SyntheticECGDataModule.setup = prepare, setup
+from ts_resnet.cli.train import run_lightning_cli
+cli = run_lightning_cli(sys.argv[3:])
+if cli.trainer.is_global_zero:
+    json.dump({k: float(v) for k, v in cli.trainer.callback_metrics.items()}, open(sys.argv[2], "w"))
+'''
+
+
+def test_ddp_metrics_equal_single_process(trained, tmp_path):
+    _, ckpt = trained
+    script = tmp_path / "ddp_validate.py"
+    script.write_text(DDP_SCRIPT)
+    # 120 records -> 18 validation records: an even split over 2 ranks, so no sampler padding
+    common = ["validate", "-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=120",
+              f"--ckpt_path={ckpt}", "--trainer.logger=false", *QUIET]
+    results = {}
+    for name, extra in (("single", ["--trainer.devices=1"]),
+                        ("ddp", ["--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.accelerator=cpu"])):
+        out, log = tmp_path / f"{name}.json", tmp_path / f"{name}.log"
+        proc = subprocess.run([sys.executable, str(script), str(log), str(out), *common, *extra],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        results[name] = (json.loads(out.read_text()), log.read_text().split("\n"))
+    single, ddp = results["single"][0], results["ddp"][0]
+    for key in ("val/auroc", "val/ap", "val/acc", "val/f1", "val/loss"):
+        assert ddp[key] == pytest.approx(single[key], abs=1e-5), key
+    lines = results["ddp"][1]
+    assert lines.count("prepare 0") == 1 and "prepare 1" not in lines  # prepare once
+    assert "setup 0" in lines and "setup 1" in lines  # set up on every rank
