@@ -260,8 +260,9 @@ def test_ddp_metrics_equal_single_process(trained, tmp_path):
     for name, extra in (("single", ["--trainer.devices=1"]),
                         ("ddp", ["--trainer.devices=2", "--trainer.strategy=ddp", "--trainer.accelerator=cpu"])):
         out, log = tmp_path / f"{name}.json", tmp_path / f"{name}.log"
+        (tmp_path / name).mkdir()
         proc = subprocess.run([sys.executable, str(script), str(log), str(out), *common, *extra],
-                              capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path / name,
                               env={**os.environ, "OMP_NUM_THREADS": "1"})
         assert proc.returncode == 0, proc.stderr[-3000:]
         results[name] = (json.loads(out.read_text()), log.read_text().split("\n"))
