@@ -230,3 +230,24 @@ def test_bad_model_file_and_no_records(tmp_path, capsys):
     assert main(["classify", "-m", str(bogus), str(tmp_path)]) == 2
     assert "m.ckpt" in capsys.readouterr().err
     shutil.rmtree(tmp_path / "none", ignore_errors=True)
+
+
+def test_classify_with_a_ucr_model(tmp_path):
+    from ts_resnet.data import read_ucr_tsv
+
+    root = shared("ucr")
+    cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(root),
+                             "--data.dataset", "GunPoint", "--trainer.max_epochs=2",
+                             f"--trainer.default_root_dir={tmp_path}", *QUIET])
+    ckpt = cli.trainer.checkpoint_callback.last_model_path
+    series, labels = read_ucr_tsv(root / "GunPoint" / "GunPoint_TEST.tsv")
+    folder = tmp_path / "series"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"s{i}.csv").write_text("value\n" + "\n".join(f"{v:.6f}" for v in series[i][0]) + "\n")
+    out = tmp_path / "ucr.csv"
+    assert main(["classify", "-m", ckpt, str(folder), "-o", str(out), "-q"]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert [r["id"] for r in rows] == ["s0", "s1", "s2"]
+    assert all(r["predicted"] in ("1", "2") for r in rows)
+    assert all(abs(float(r["1"]) + float(r["2"]) - 1) < 1e-5 for r in rows)

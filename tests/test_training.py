@@ -272,3 +272,27 @@ def test_ddp_metrics_equal_single_process(trained, tmp_path):
     lines = results["ddp"][1]
     assert lines.count("prepare 0") == 1 and "prepare 1" not in lines  # prepare once
     assert "setup 0" in lines and "setup 1" in lines  # set up on every rank
+
+
+def test_predict_writes_csv(trained, tmp_path):
+    import csv
+
+    _, ckpt = trained
+    out = tmp_path / "preds.csv"
+    run_lightning_cli(["predict", "-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=120",
+                       f"--ckpt_path={ckpt}", f"--trainer.default_root_dir={tmp_path}", *QUIET,
+                       "--trainer.callbacks+=ts_resnet.writers.PredictionWriter",
+                       f"--trainer.callbacks.output={out}"])
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 18 and rows[0]["id"].startswith("synth")  # the test split
+    assert all(0 <= float(r["AF"]) <= 1 for r in rows) and {r["n_windows"] for r in rows} == {"3"}
+
+
+def test_user_checkpoint_callback_is_respected(tmp_path):
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    cli = fit_cli(["-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=60", "--trainer.max_epochs=1",
+                   "--trainer.callbacks+=ModelCheckpoint", "--trainer.callbacks.monitor=val/loss",
+                   "--trainer.callbacks.mode=min"], tmp_path)
+    cbs = [c for c in cli.trainer.callbacks if isinstance(c, ModelCheckpoint)]
+    assert [c.monitor for c in cbs] == ["val/loss"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ import torch
 from torch import nn
 
 from .data.records import Record
-from .data.transforms import PreprocessConfig, Preprocessor, pad_or_crop, sliding_windows
+from .data.transforms import PreprocessConfig, Preprocessor, lead_key, pad_or_crop, sliding_windows
 from .module import _resolve_layer, aggregate_windows, probabilities
 from .registry import create_model
 
@@ -135,11 +136,17 @@ class Classifier:
         return {name: float(p) for name, p in zip(self.class_names, probs)}
 
 
+_GENERIC = re.compile(r"^(ch|dim)\d+$")
+
+
 def _match_unnamed(rec: Record, pre: Preprocessor) -> Record:
-    """Files without channel names (NPY without sidecar: ``ch0, ch1...``) are taken to be in the
-    model's lead order when the counts agree; any other mismatch is reported by lead selection."""
+    """Channels without real names (NPY without sidecar: ``ch0, ch1...``; UCR/UEA models: ``dim0...``)
+    are matched by position when the counts agree; named leads are always matched by name."""
     leads = pre.config.leads
-    if leads and all(c == f"ch{i}" for i, c in enumerate(rec.channels)) and rec.num_channels == len(leads):
+    if not leads or rec.num_channels != len(leads) or [lead_key(c) for c in rec.channels] == [
+            lead_key(c) for c in leads]:
+        return rec
+    if all(_GENERIC.match(c) for c in rec.channels) or all(_GENERIC.match(c) for c in leads):
         return Record(rec.signal, rec.fs, list(leads), rec.units, rec.id, rec.labels, rec.meta, rec.path)
     return rec
 

@@ -124,7 +124,51 @@ class SelectiveKernelAttention(nn.Module):
         return (branches * a.softmax(dim=1)).sum(1)
 
 
-class MultiScaleBlock1d(nn.Module):
+class _MultiScaleResidual(nn.Module):
+    """What both multi-scale blocks share: validation, branch fusion and the residual tail
+    (``act(drop_path(se(residual(x))) + shortcut(x))``).  Subclasses build ``branches`` and define
+    :meth:`residual`."""
+
+    expansion = 1
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int, *, kernel_sizes: Sequence[int], fusion: Fusion,
+                 se: bool, drop_path: float, avg_down: bool, norm_layer: type[nn.Module],
+                 act_layer: type[nn.Module]) -> None:
+        super().__init__()
+        _check_kernels(kernel_sizes)
+        if fusion not in ("concat", "sum", "attention"):
+            raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {fusion!r}")
+        self.fusion = fusion
+        self.kernel_sizes = tuple(kernel_sizes)
+        self.se = SqueezeExcite1d(out_ch, act_layer=act_layer) if se else nn.Identity()
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+        self.shortcut = make_shortcut(in_ch, out_ch, stride, avg_down=avg_down, norm_layer=norm_layer)
+        self.act = create_act(act_layer)
+
+    def combine(self, outs: list[torch.Tensor]) -> torch.Tensor:
+        """Fuse the branch outputs: concatenate, add, or weight with selective-kernel attention."""
+        if self.fusion == "concat":
+            return torch.cat(outs, dim=1)
+        if self.fusion == "attention":
+            return self.attend(torch.stack(outs, dim=1))
+        return torch.stack(outs, dim=0).sum(0)
+
+    def last_norms(self) -> list[nn.Module]:
+        """The norms that end the residual branch: zero them and the block is the identity."""
+        raise NotImplementedError
+
+    def zero_init_last(self) -> None:
+        for norm in self.last_norms():
+            nn.init.zeros_(norm.weight)
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.drop_path(self.se(self.residual(x))) + self.shortcut(x))
+
+
+class MultiScaleBlock1d(_MultiScaleResidual):
     """Residual block with parallel multi-kernel branches fused before the identity add.
 
     ::
@@ -161,16 +205,12 @@ class MultiScaleBlock1d(nn.Module):
         norm_layer: type[nn.Module] = nn.BatchNorm1d,
         act_layer: type[nn.Module] = nn.ReLU,
     ) -> None:
-        super().__init__()
-        _check_kernels(kernel_sizes)
-        if fusion not in ("concat", "sum", "attention"):
-            raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {fusion!r}")
+        super().__init__(in_ch, out_ch, stride, kernel_sizes=kernel_sizes, fusion=fusion, se=se, drop_path=drop_path,
+                         avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer)
         n = len(kernel_sizes)
         ratio = 1.0 / n if branch_ratio is None else branch_ratio
         mid = max(8, int(round(out_ch * ratio)))
         branch_out = mid if fusion == "concat" else out_ch
-        self.fusion = fusion
-        self.kernel_sizes = tuple(kernel_sizes)
         self.branches = nn.ModuleList(
             nn.Sequential(
                 ConvNormAct1d(in_ch, mid, k, stride, norm_layer=norm_layer, act_layer=act_layer),
@@ -179,40 +219,21 @@ class MultiScaleBlock1d(nn.Module):
             for k in kernel_sizes
         )
         if fusion == "concat":
-            self.fuse: nn.Module = ConvNormAct1d(branch_out * n, out_ch, 1, norm_layer=norm_layer, act_layer=None)
+            self.fuse = ConvNormAct1d(branch_out * n, out_ch, 1, norm_layer=norm_layer, act_layer=None)
         elif fusion == "attention":
-            self.fuse = SelectiveKernelAttention(out_ch, n, act_layer=act_layer)
-        else:
-            self.fuse = nn.Identity()
-        self.se = SqueezeExcite1d(out_ch, act_layer=act_layer) if se else nn.Identity()
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.shortcut = make_shortcut(in_ch, out_ch, stride, avg_down=avg_down, norm_layer=norm_layer)
-        self.act = create_act(act_layer)
+            self.attend = SelectiveKernelAttention(out_ch, n, act_layer=act_layer)
 
     def last_norms(self) -> list[nn.Module]:
-        """The norms that end the residual branch: zero them and the block is the identity."""
         if self.fusion == "concat":
             return [self.fuse.norm]
         return [branch[-1].norm for branch in self.branches]
 
-    def zero_init_last(self) -> None:
-        for norm in self.last_norms():
-            nn.init.zeros_(norm.weight)
-
-    def _fuse(self, outs: list[torch.Tensor]) -> torch.Tensor:
-        if self.fusion == "concat":
-            return self.fuse(torch.cat(outs, dim=1))
-        if self.fusion == "attention":
-            return self.fuse(torch.stack(outs, dim=1))
-        return torch.stack(outs, dim=0).sum(0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        residual = self._fuse([branch(x) for branch in self.branches])
-        residual = self.drop_path(self.se(residual))
-        return self.act(residual + self.shortcut(x))
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.combine([branch(x) for branch in self.branches])
+        return self.fuse(h) if self.fusion == "concat" else h
 
 
-class MultiScaleBottleneck1d(nn.Module):
+class MultiScaleBottleneck1d(_MultiScaleResidual):
     """Bottleneck block (1x1 reduce -> parallel k-length convs, fused -> 1x1 expand), expansion 4.
 
     The multi-scale part is the middle convolution: one branch per kernel length, each
@@ -237,46 +258,28 @@ class MultiScaleBottleneck1d(nn.Module):
         norm_layer: type[nn.Module] = nn.BatchNorm1d,
         act_layer: type[nn.Module] = nn.ReLU,
     ) -> None:
-        super().__init__()
-        _check_kernels(kernel_sizes)
-        if fusion not in ("concat", "sum", "attention"):
-            raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {fusion!r}")
+        super().__init__(in_ch, out_ch, stride, kernel_sizes=kernel_sizes, fusion=fusion, se=se, drop_path=drop_path,
+                         avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer)
         n = len(kernel_sizes)
         width = out_ch // self.expansion
         ratio = 1.0 / n if branch_ratio is None else branch_ratio
         branch_w = max(8, int(round(width * ratio))) if fusion == "concat" else width
-        self.fusion = fusion
-        self.kernel_sizes = tuple(kernel_sizes)
         self.reduce = ConvNormAct1d(in_ch, width, 1, norm_layer=norm_layer, act_layer=act_layer)
         self.branches = nn.ModuleList(
             ConvNormAct1d(width, branch_w, k, stride, norm_layer=norm_layer, act_layer=act_layer)
             for k in kernel_sizes
         )
+        if fusion == "attention":
+            self.attend = SelectiveKernelAttention(width, n, act_layer=act_layer)
         fused_w = branch_w * n if fusion == "concat" else width
-        self.fuse = SelectiveKernelAttention(width, n, act_layer=act_layer) if fusion == "attention" else nn.Identity()
         self.expand = ConvNormAct1d(fused_w, out_ch, 1, norm_layer=norm_layer, act_layer=None)
-        self.se = SqueezeExcite1d(out_ch, act_layer=act_layer) if se else nn.Identity()
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.shortcut = make_shortcut(in_ch, out_ch, stride, avg_down=avg_down, norm_layer=norm_layer)
-        self.act = create_act(act_layer)
 
     def last_norms(self) -> list[nn.Module]:
         return [self.expand.norm]
 
-    def zero_init_last(self) -> None:
-        nn.init.zeros_(self.expand.norm.weight)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
         h = self.reduce(x)
-        outs = [branch(h) for branch in self.branches]
-        if self.fusion == "concat":
-            h = torch.cat(outs, dim=1)
-        elif self.fusion == "attention":
-            h = self.fuse(torch.stack(outs, dim=1))
-        else:
-            h = torch.stack(outs, dim=0).sum(0)
-        residual = self.drop_path(self.se(self.expand(h)))
-        return self.act(residual + self.shortcut(x))
+        return self.expand(self.combine([branch(h) for branch in self.branches]))
 
 
 def make_shortcut(in_ch: int, out_ch: int, stride: int, *, avg_down: bool,

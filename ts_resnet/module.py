@@ -197,10 +197,14 @@ class SignalClassifier(L.LightningModule):
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def configure_callbacks(self) -> list[L.Callback]:
+        """Checkpoint on the headline validation metric (and keep ``last.ckpt`` for resuming), unless
+        the user configured a monitored ModelCheckpoint of their own."""
         from lightning.pytorch.callbacks import ModelCheckpoint
 
         has_val = True
         if self._trainer is not None:
+            if any(isinstance(c, ModelCheckpoint) and c.monitor is not None for c in self.trainer.callbacks):
+                return []
             dm = getattr(self.trainer, "datamodule", None)
             has_val = bool(getattr(dm, "has_val_split", True)) and self.trainer.limit_val_batches != 0
         monitor = f"val/{HEADLINE[self.task]}" if has_val else None

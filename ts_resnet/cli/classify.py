@@ -86,6 +86,8 @@ def classify_records(clf: Any, paths: list[Path], args: argparse.Namespace, devi
     rows: list[dict[str, Any]] = []
     failures: list[tuple[str, str]] = []
     pending: dict[tuple[int, ...], list[tuple[Any, np.ndarray]]] = {}
+    # A model without a sampling rate (UCR/UEA archives) never resamples: files need not declare one.
+    default_fs = args.fs if args.fs is not None else (1.0 if clf.fs is None else None)
 
     def flush(key: tuple[int, ...]) -> None:
         group = pending.pop(key, [])
@@ -98,7 +100,7 @@ def classify_records(clf: Any, paths: list[Path], args: argparse.Namespace, devi
     bar = tqdm(paths, desc="classifying", unit="rec", file=sys.stderr, disable=args.quiet or len(paths) <= 5)
     for path in bar:
         try:
-            rec = read_record(path, fs=args.fs, layout=args.layout,
+            rec = read_record(path, fs=default_fs, layout=args.layout,
                               nan_policy="keep" if cfg.nan_policy != "error" else "error")
             windows = clf.windows(rec, pre)
         except SignalReadError as e:
