@@ -211,3 +211,24 @@ def test_find_records_counts_wfdb_once_and_skips_tables(tmp_path):
     found = find_records([tmp_path])
     assert sorted(p.name for p in found) == ["rec1.hea", "sig.csv", "x.npy"]
     assert [p.name for p in find_records([str(tmp_path / "*.hea")])] == ["rec1.hea"]
+
+
+def test_edf_through_wfdb(tmp_path, monkeypatch):
+    from wfdb.io.convert.edf import wfdb_to_edf
+
+    sig = np.random.default_rng(0).normal(size=(1000, 2))
+    wfdb.wrsamp("r", fs=100, units=["mV", "mV"], sig_name=["I", "II"], p_signal=sig, fmt=["16", "16"],
+                write_dir=str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    wfdb_to_edf("r", output_filename="r.edf")
+    (tmp_path / "r.hea").unlink()  # the EDF alone
+    rec = read_record(tmp_path / "r.edf")
+    assert rec.fs == 100 and rec.channels == ["I", "II"] and rec.num_samples >= 1000
+    # wfdb's EDF writer pads the last data record; the samples themselves round-trip
+    np.testing.assert_allclose(rec.signal[:, :1000], sig.T, atol=1e-3)
+
+
+def test_edf_that_wfdb_cannot_read_is_a_signal_read_error():
+    path = shared("wfdb-sample") / "test_generator_2.edf"
+    with pytest.raises(SignalReadError, match="test_generator_2.edf"):
+        read_record(path)

@@ -296,3 +296,16 @@ def test_user_checkpoint_callback_is_respected(tmp_path):
                    "--trainer.callbacks.mode=min"], tmp_path)
     cbs = [c for c in cli.trainer.callbacks if isinstance(c, ModelCheckpoint)]
     assert [c.monitor for c in cbs] == ["val/loss"]
+
+
+def test_cli_optimizer_and_scheduler_override(tmp_path):
+    cli = fit_cli(["-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=60", "--trainer.fast_dev_run=true",
+                   "--optimizer=SGD", "--optimizer.lr=0.05", "--lr_scheduler=StepLR", "--lr_scheduler.step_size=3"],
+                  tmp_path)
+    opt = cli.trainer.optimizers[0]
+    assert isinstance(opt, torch.optim.SGD) and opt.param_groups[0]["initial_lr"] == 0.05
+    assert isinstance(cli.trainer.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.StepLR)
+    default = fit_cli(["-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=60",
+                       "--trainer.fast_dev_run=true"], tmp_path / "d")
+    assert isinstance(default.trainer.optimizers[0], torch.optim.AdamW)
+    assert isinstance(default.trainer.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.OneCycleLR)

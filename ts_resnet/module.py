@@ -203,8 +203,9 @@ class SignalClassifier(L.LightningModule):
 
         has_val = True
         if self._trainer is not None:
-            if any(isinstance(c, ModelCheckpoint) and c.monitor is not None for c in self.trainer.callbacks):
-                return []
+            existing = [c for c in self.trainer.callbacks if isinstance(c, ModelCheckpoint)]
+            if not existing or any(c.monitor is not None for c in existing):
+                return []  # checkpointing disabled, or the user chose what to monitor
             dm = getattr(self.trainer, "datamodule", None)
             has_val = bool(getattr(dm, "has_val_split", True)) and self.trainer.limit_val_batches != 0
         monitor = f"val/{HEADLINE[self.task]}" if has_val else None
