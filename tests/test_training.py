@@ -309,3 +309,17 @@ def test_cli_optimizer_and_scheduler_override(tmp_path):
                        "--trainer.fast_dev_run=true"], tmp_path / "d")
     assert isinstance(default.trainer.optimizers[0], torch.optim.AdamW)
     assert isinstance(default.trainer.lr_scheduler_configs[0].scheduler, torch.optim.lr_scheduler.OneCycleLR)
+
+
+def test_compile_switch_keeps_plain_weights():
+    """compile=True runs the network through torch.compile (inductor, ~25 s on 2 CPU cores)."""
+    torch.manual_seed(0)
+    plain = SignalClassifier(arch="msresnet_tiny", num_classes=3, in_channels=2, task="multiclass").eval()
+    compiled = SignalClassifier(arch="msresnet_tiny", num_classes=3, in_channels=2, task="multiclass",
+                                compile=True).eval()
+    compiled.load_state_dict(plain.state_dict())
+    assert set(compiled.state_dict()) == set(plain.state_dict())  # no "_orig_mod." prefixes
+    x = torch.randn(2, 2, 200)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), plain(x), rtol=1e-4, atol=1e-5)
+    assert compiled._compiled is not None

@@ -113,7 +113,7 @@ class SignalClassifier(L.LightningModule):
         if self.hparams.compile and self._compiled is None:
             # Kept out of the module tree so state_dict keys stay those of the plain network.
             object.__setattr__(self, "_compiled", torch.compile(self.net))
-        return (self._compiled or self.net)(x)
+        return (self._compiled if self._compiled is not None else self.net)(x)
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.task == "multiclass":
