@@ -204,3 +204,38 @@ def test_overfits_random_labels():
             if acc == 1.0:
                 break
     assert acc == 1.0, f"train accuracy {acc} after {step + 1} steps"
+
+
+def test_length_aware_pooling_ignores_padding():
+    from ts_resnet.layers import GlobalPool1d
+
+    x = torch.randn(2, 4, 10)
+    x[1, :, 6:] = 100.0  # padding garbage after 6 valid steps
+    valid = torch.tensor([10, 6])
+    for kind, ref in (("avg", lambda t: t.mean(-1)), ("max", lambda t: t.amax(-1))):
+        out = GlobalPool1d(kind)(x, valid)
+        torch.testing.assert_close(out[0], ref(x[0]))
+        torch.testing.assert_close(out[1], ref(x[1, :, :6]))
+    assert GlobalPool1d("avgmax")(x, valid).shape == (2, 8)
+    # through the network: the padded tail changes nothing once lengths are given (no downsampling,
+    # eval mode, and a tail far beyond the receptive field of the valid part is what differs)
+    torch.manual_seed(0)
+    model = ts_resnet.create_model("msresnet_short", in_ch=1, num_classes=3, layers=(1,), widths=(16,),
+                                   stem_width=16, stage_strides=(1,), kernel_sizes=(3,)).eval()
+    series = torch.randn(1, 1, 40)
+    padded = torch.nn.functional.pad(series, (0, 60))
+    with torch.no_grad():
+        masked = model(padded, lengths=torch.tensor([40]))
+        plain_padded = model(padded)
+        alone = model(series)
+    assert (masked - alone).abs().max() < (plain_padded - alone).abs().max()
+
+
+def test_collate_reports_lengths_only_when_padding():
+    from ts_resnet.data.datasets import collate_windows
+
+    items = [{"x": torch.ones(1, 2, n), "y": torch.tensor(0), "index": i, "id": str(i)} for i, n in enumerate((5, 8))]
+    batch = collate_windows(items)
+    assert batch["x"].shape == (2, 2, 8) and batch["lengths"].tolist() == [5, 8]
+    same = collate_windows([items[1], items[1]])
+    assert "lengths" not in same

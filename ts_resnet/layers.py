@@ -317,12 +317,22 @@ class GlobalPool1d(nn.Module):
     def multiplier(self) -> int:
         return 2 if self.pool_type == "avgmax" else 1
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """``valid``: optional per-sample number of valid (unpadded) time steps of ``x``; padded
+        steps are then left out of the average and the maximum."""
+        if valid is None:
+            avg, mx = (x.mean(-1) if self.pool_type != "max" else None), (
+                x.amax(-1) if self.pool_type != "avg" else None)
+        else:
+            mask = torch.arange(x.shape[-1], device=x.device)[None, :] < valid[:, None]  # (B, T)
+            mask = mask.unsqueeze(1)
+            avg = (x * mask).sum(-1) / valid.clamp(min=1).unsqueeze(1).to(x.dtype)
+            mx = x.masked_fill(~mask, float("-inf")).amax(-1)
         if self.pool_type == "avg":
-            return x.mean(-1)
+            return avg
         if self.pool_type == "max":
-            return x.amax(-1)
-        return torch.cat([x.mean(-1), x.amax(-1)], dim=1)
+            return mx
+        return torch.cat([avg, mx], dim=1)
 
 
 __all__ = [

@@ -109,11 +109,13 @@ class SignalClassifier(L.LightningModule):
         self._compiled: Any = None
 
     # ---- model ---------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         if self.hparams.compile and self._compiled is None:
             # Kept out of the module tree so state_dict keys stay those of the plain network.
             object.__setattr__(self, "_compiled", torch.compile(self.net))
-        return (self._compiled if self._compiled is not None else self.net)(x)
+        net = self._compiled if self._compiled is not None else self.net
+        # variable-length batches carry lengths: length-aware pooling (networks that accept them)
+        return net(x) if lengths is None else net(x, lengths=lengths)
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.task == "multiclass":
@@ -129,7 +131,7 @@ class SignalClassifier(L.LightningModule):
         return probs, y
 
     def _step(self, batch: dict[str, Any], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
-        logits_w = self(batch["x"])
+        logits_w = self(batch["x"], batch.get("lengths"))
         n = batch["n_windows"]
         # Loss on window-averaged logits; metrics on aggregated probabilities (mean or max).
         logits = aggregate_windows(logits_w, n, "mean")
@@ -171,8 +173,8 @@ class SignalClassifier(L.LightningModule):
         self._log_epoch_metrics("test")
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
-        probs = aggregate_windows(probabilities(self(batch["x"]).float(), self.task), batch["n_windows"],
-                                  self.window_agg)
+        probs = aggregate_windows(probabilities(self(batch["x"], batch.get("lengths")).float(), self.task),
+                                  batch["n_windows"], self.window_agg)
         return {"id": list(batch["id"]), "probs": probs.cpu(), "n_windows": batch["n_windows"].cpu()}
 
     # ---- optimisation --------------------------------------------------------------------------

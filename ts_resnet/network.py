@@ -177,9 +177,15 @@ class MultiScaleResNet1d(nn.Module):
         self._check_input(x)
         return self.stages(self.stem(x))
 
-    def forward_head(self, features: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.head_drop(self.global_pool(features))
+    def forward_head(self, features: torch.Tensor, pre_logits: bool = False,
+                     lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Pool and classify; ``lengths`` (input samples per series, before zero padding) make the
+        global pooling ignore the padded tail of variable-length batches."""
+        valid = None
+        if lengths is not None:
+            valid = torch.div(lengths + self.total_stride - 1, self.total_stride, rounding_mode="floor")
+        x = self.head_drop(self.global_pool(features, valid))
         return x if pre_logits else self.fc(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x), lengths=lengths)

@@ -85,18 +85,23 @@ class SignalDataset(Dataset):
 
 def collate_windows(items: list[dict[str, Any]]) -> dict[str, Any]:
     """Concatenate per-record windows; pad to the longest when lengths differ (zero = mean after
-    normalisation)."""
+    normalisation) and then also return ``lengths``, so global pooling can ignore the padding."""
     length = max(it["x"].shape[-1] for it in items)
-    xs = []
+    xs, lengths = [], []
     for it in items:
         x = it["x"]
+        lengths += [x.shape[-1]] * x.shape[0]
         if x.shape[-1] < length:
             x = torch.nn.functional.pad(x, (0, length - x.shape[-1]))
         xs.append(x)
-    return {
+    batch = {
         "x": torch.cat(xs, 0),
         "n_windows": torch.tensor([it["x"].shape[0] for it in items], dtype=torch.long),
         "y": torch.stack([it["y"] for it in items]),
         "index": torch.tensor([it["index"] for it in items], dtype=torch.long),
         "id": [it["id"] for it in items],
     }
+    if min(lengths) < length:
+        # per-window valid lengths, only when padding happened: the network's pooling skips the pad
+        batch["lengths"] = torch.tensor(lengths, dtype=torch.long)
+    return batch
