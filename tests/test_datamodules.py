@@ -199,3 +199,28 @@ def test_long_records_window_dataset():
     expected = [max(1, int(np.ceil((r.num_samples - 1000) / 500)) + 1) for r in recs]
     assert batch["n_windows"].tolist() == expected
     assert batch["x"].shape == (sum(expected), 2, 1000) and batch["id"] == [r.id for r in recs]
+
+
+def test_signal_cache_variable_lengths_and_errors(tmp_path):
+    from ts_resnet.data import SignalReadError
+    from ts_resnet.data.cache import SignalCache
+
+    rng = np.random.default_rng(0)
+    arrays = {"a": rng.normal(size=(3, 10)), "b": rng.normal(size=(3, 25)), "c": rng.normal(size=(3, 1))}
+
+    def load(name):
+        if name == "bad":
+            raise SignalReadError(name, "broken")
+        return arrays[name]
+
+    cache = SignalCache(tmp_path / "c")
+    assert not cache.is_valid("k1")
+    skipped = cache.build("k1", [(n, n) for n in ["a", "bad", "b", "c"]], load)
+    assert skipped == [("bad", "bad: broken")] and cache.is_valid("k1") and not cache.is_valid("k2")
+    ids, views, _ = cache.load()
+    assert ids == ["a", "b", "c"]
+    for rid, view in zip(ids, views):
+        np.testing.assert_allclose(view, arrays[rid], rtol=1e-6)
+    arrays["d"] = rng.normal(size=(2, 5))
+    with pytest.raises(ValueError, match="2 channels"):
+        SignalCache(tmp_path / "d").build("k", [("a", "a"), ("d", "d")], load)

@@ -71,4 +71,4 @@ def test_dataset_prepare_scripts(tmp_path, capsys):
     tree = make_ptbxl_tree(tmp_path / "ptbxl", shared("ptbxl-meta"))
     _load_path(REPO / "datasets" / "ptbxl" / "prepare.py").main([str(tree), "--cache-dir", str(tmp_path / "c")])
     assert "15 records cached" in capsys.readouterr().out
-    assert list((tmp_path / "c").glob("*/signals.npy"))
+    assert list((tmp_path / "c").glob("*/signals.f32"))

@@ -1,9 +1,11 @@
-"""Decode-once cache of preprocessed signals as a memory-mapped ``.npy`` plus a JSON index.
+"""Decode-once cache of preprocessed signals as one memory-mapped float32 file plus a JSON index.
 
 Decoding 21,837 WFDB records each epoch costs minutes; reading slices of one memory-mapped file costs
-nothing and is shared by every DataLoader worker and DDP rank.  Signals of any length are stored
-back to back as ``(C, total_samples)``; the index holds each record's offset, length and id, and a
-key (hash of the file list with sizes/mtimes and the preprocessing) that invalidates a stale cache.
+nothing and is shared by every DataLoader worker and DDP rank.  Records of any length are appended
+one after another as rows of a ``(total_samples, C)`` array - so each record is one contiguous block,
+and building the cache streams to disk instead of holding the data set in memory.  The index holds
+each record's offset, length and id, and a key (hash of the file list with sizes/mtimes and the
+preprocessing) that invalidates a stale cache.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from .records import SignalReadError
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
 
 def cache_key(files: Sequence[str | Path], settings: dict[str, Any]) -> str:
@@ -34,7 +36,7 @@ def cache_key(files: Sequence[str | Path], settings: dict[str, Any]) -> str:
 
 
 class SignalCache:
-    """A cache folder holding ``signals.npy`` (float32 ``(C, total)``) and ``index.json``."""
+    """A cache folder holding ``signals.f32`` (raw float32 ``(total_samples, C)``) and ``index.json``."""
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
@@ -45,7 +47,7 @@ class SignalCache:
 
     @property
     def data_path(self) -> Path:
-        return self.folder / "signals.npy"
+        return self.folder / "signals.f32"
 
     def is_valid(self, key: str) -> bool:
         if not (self.index_path.exists() and self.data_path.exists()):
@@ -70,41 +72,48 @@ class SignalCache:
         from tqdm.auto import tqdm
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        arrays, ids, skipped = [], [], []
-        for rid, src in tqdm(items, desc=desc, unit="rec", disable=len(items) < 50):
-            try:
-                arrays.append(np.asarray(load(src), dtype=np.float32))
+        ids: list[str] = []
+        offsets: list[int] = []
+        lengths: list[int] = []
+        skipped: list[tuple[str, str]] = []
+        channels: int | None = None
+        total = 0
+        tmp = self.data_path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            for rid, src in tqdm(items, desc=desc, unit="rec", disable=len(items) < 50):
+                try:
+                    a = np.asarray(load(src), dtype=np.float32)
+                except SignalReadError as e:
+                    if not skip_errors:
+                        raise
+                    skipped.append((rid, str(e)))
+                    continue
+                if channels is None:
+                    channels = a.shape[0]
+                elif a.shape[0] != channels:
+                    raise ValueError(f"record {rid}: {a.shape[0]} channels after preprocessing, earlier records "
+                                     f"have {channels}; select leads so every record has the same channels")
+                f.write(np.ascontiguousarray(a.T).tobytes())
                 ids.append(rid)
-            except SignalReadError as e:
-                if not skip_errors:
-                    raise
-                skipped.append((rid, str(e)))
-        if not arrays:
+                offsets.append(total)
+                lengths.append(int(a.shape[1]))
+                total += int(a.shape[1])
+        if channels is None:
+            tmp.unlink(missing_ok=True)
             raise SignalReadError(self.folder, f"no readable records to cache ({len(skipped)} failed)")
-        channels = {a.shape[0] for a in arrays}
-        if len(channels) != 1:
-            raise ValueError(f"cached records must share one channel count after preprocessing, got {sorted(channels)}")
-        lengths = [a.shape[1] for a in arrays]
-        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).tolist()
-        tmp = self.data_path.with_suffix(".tmp.npy")
-        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(channels.pop(), sum(lengths)))
-        for a, off in zip(arrays, offsets):
-            mm[:, off : off + a.shape[1]] = a
-        mm.flush()
-        del mm
         os.replace(tmp, self.data_path)  # atomic: a concurrent reader never sees half a file
         index = {"version": INDEX_VERSION, "key": key, "ids": ids, "offsets": offsets, "lengths": lengths,
-                 "skipped": skipped}
+                 "channels": channels, "total": total, "skipped": skipped}
         tmp_idx = self.index_path.with_suffix(".tmp")
         tmp_idx.write_text(json.dumps(index))
         os.replace(tmp_idx, self.index_path)
         return skipped
 
     def load(self) -> tuple[list[str], list[np.ndarray], list[tuple[str, str]]]:
-        """``(ids, signals as memory-mapped views, skipped)``."""
+        """``(ids, signals as (C, T) memory-mapped views, skipped)``."""
         index = json.loads(self.index_path.read_text())
-        data = np.load(self.data_path, mmap_mode="r")
-        views = [data[:, o : o + n] for o, n in zip(index["offsets"], index["lengths"])]
+        data = np.memmap(self.data_path, dtype=np.float32, mode="r", shape=(index["total"], index["channels"]))
+        views = [data[o : o + n].T for o, n in zip(index["offsets"], index["lengths"])]
         return index["ids"], views, [tuple(s) for s in index.get("skipped", [])]
 
 
