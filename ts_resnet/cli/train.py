@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
@@ -26,8 +27,8 @@ class TSResNetCLI(LightningCLI):
             return
         cb = trainer.checkpoint_callback
         print()
-        if cb is not None and (cb.best_model_path or cb.last_model_path):
-            best = cb.best_model_path or cb.last_model_path
+        best = (cb.best_model_path or cb.last_model_path) if cb is not None else ""
+        if best and Path(best).exists():  # nothing is saved under fast_dev_run
             score = cb.best_model_score
             label = f"{cb.monitor} = {float(score):.4f}" if score is not None and cb.monitor else "last epoch"
             print(f"Best checkpoint: {best} ({label})")
