@@ -323,3 +323,13 @@ def test_compile_switch_keeps_plain_weights():
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), plain(x), rtol=1e-4, atol=1e-5)
     assert compiled._compiled is not None
+
+
+def test_bf16_mixed_precision_path(tmp_path):
+    """The precision switch of configs/gpu.yaml, exercised on CPU autocast (bf16)."""
+    cli = fit_cli(["-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=60", "--trainer.fast_dev_run=true",
+                   "--trainer.precision=bf16-mixed"], tmp_path)
+    assert cli.trainer.precision == "bf16-mixed"
+    metrics = cli.trainer.callback_metrics
+    assert torch.isfinite(metrics["train/loss_step"]) and torch.isfinite(metrics["val/loss"])
+    assert next(cli.model.net.parameters()).dtype == torch.float32  # weights stay fp32 under autocast
