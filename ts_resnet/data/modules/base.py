@@ -44,6 +44,8 @@ class SignalDataModule(L.LightningDataModule):
     """Base class: subclasses implement :meth:`describe` (cheap metadata) and :meth:`load_splits`.
 
     Args (shared by every data module):
+        preprocess: resampling, lead selection, filtering and normalisation (``PreprocessConfig``);
+            None = the data module's default. Stored in checkpoints and replayed by ``classify``.
         batch_size: records per batch (evaluation windows of a record stay together).
         num_workers: DataLoader worker processes.
         window: training crop / evaluation window length in samples at the target rate
