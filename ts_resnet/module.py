@@ -48,7 +48,10 @@ class SignalClassifier(L.LightningModule):
         arch: registered preset name (``ts_resnet.list_models()``).
         arch_options: :class:`~ts_resnet.MultiScaleResNet1d` keyword overrides, e.g.
             ``{fusion: attention, drop_path_rate: 0.1}``; checked against the network's signature.
-        num_classes / in_channels / task / class_names: normally linked from the data module.
+        num_classes: normally linked from the data module.
+        in_channels: normally linked from the data module.
+        task: normally linked from the data module.
+        class_names: normally linked from the data module.
         lr: peak learning rate (AdamW).
         weight_decay: AdamW weight decay (not applied to norms and biases).
         scheduler: ``"onecycle"`` (default), ``"cosine"`` or ``"none"``; ignored when the CLI is

@@ -52,7 +52,8 @@ class PreprocessConfig:
             ``(0.5, None)`` removes baseline wander; ``(0.5, 40)`` is a common ECG band.
         filter_order: Butterworth order (applied forwards and backwards: zero phase).
         normalize: ``"zscore"`` (per record and channel), ``"dataset"`` (``mean``/``std`` below), ``"none"``.
-        mean / std: per-channel dataset statistics for ``normalize="dataset"``.
+        mean: per-channel dataset statistics for ``normalize="dataset"``.
+        std: per-channel dataset statistics for ``normalize="dataset"``.
     """
 
     fs: float | None = None

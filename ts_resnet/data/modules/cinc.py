@@ -45,7 +45,8 @@ class CinCDataModule(FileDataModule):
             file; also ``scored`` used by ``scored_only``); class names become abbreviations.
         scored_only: keep only classes the Challenge scored (needs ``dx_mapping``).
         merge_equivalent: merge the Challenge's equivalent classes (e.g. RBBB into CRBBB).
-        val_fraction / test_fraction: split sizes.
+        val_fraction: split sizes.
+        test_fraction: split sizes.
     """
 
     def __init__(

@@ -30,12 +30,15 @@ class FolderDataModule(FileDataModule):
     Args:
         root: folder the ``file`` paths are relative to.
         labels_csv: the labels table (default ``root/labels.csv``).
-        file_column / label_column / split_column: column names.
+        file_column: column names.
+        label_column: column names.
+        split_column: column names.
         multilabel: the label column holds several labels per record.
         label_separator: separator of several labels in one cell.
         fs: sampling rate for CSV/NPY files without a sidecar.
         layout: ``"CT"``/``"TC"`` for NPY files without a sidecar.
-        val_fraction / test_fraction: split sizes when there is no split column.
+        val_fraction: split sizes when there is no split column.
+        test_fraction: split sizes when there is no split column.
     """
 
     def __init__(

@@ -69,7 +69,8 @@ class PTBXLDataModule(FileDataModule):
         root: the PTB-XL folder.
         sampling_rate: 100 (``filename_lr``) or 500 (``filename_hr``) Hz records.
         task: label level (see module doc).
-        val_fold / test_fold: ``strat_fold`` values held out (benchmark: 9 and 10).
+        val_fold: ``strat_fold`` values held out (benchmark: 9 and 10).
+        test_fold: ``strat_fold`` values held out (benchmark: 9 and 10).
         cache_dir: where decoded signals are cached (default ``~/.cache/ts_resnet``).
     """
 

@@ -21,7 +21,8 @@ class SyntheticECGDataModule(SignalDataModule):
         duration: seconds per record.
         task: ``"multilabel"`` (one rhythm + optional BBB) or ``"multiclass"`` (5 exclusive classes).
         bbb_prob: probability of a BBB morphology in the multi-label task.
-        val_fraction / test_fraction: split sizes.
+        val_fraction: split sizes.
+        test_fraction: split sizes.
     """
 
     def __init__(
