@@ -8,9 +8,8 @@ import numpy as np
 import torch
 
 from .data.records import Record
-from .data.transforms import Preprocessor
+from .data.transforms import Preprocessor, window_starts
 from .inference import Classifier
-from .module import probabilities
 
 
 def grad_cam_1d(net: torch.nn.Module, x: torch.Tensor, class_index: int) -> np.ndarray:
@@ -37,16 +36,12 @@ def explain_record(clf: Classifier, rec: Record, class_name: str | None = None,
     """Probabilities of the whole record plus a relevance curve over its full length for one class
     (the predicted one by default): windows' Grad-CAMs averaged where windows overlap."""
     pre = Preprocessor(clf.preprocess_config(fill_missing_leads=fill_missing_leads))
-    signal_mv = pre(rec, normalize=False)  # for the plot: physical units, model's leads and rate
-    x = pre.normalize(signal_mv)
-    windows = clf.windows(rec, pre)
+    signal_mv = clf.signal(rec, pre, normalize=False)  # for the plot: physical units, model's leads and rate
+    windows = clf.window_array(pre.normalize(signal_mv))  # preprocessed once, as classify does
     w = windows.shape[-1]
-    t = x.shape[-1]
-    starts = _window_starts(t, w, clf.stride or w) if clf.window else [0]
-    with torch.no_grad():
-        probs_w = probabilities(clf.net.eval()(torch.from_numpy(windows)).float(), clf.task)
-    probs = probs_w.mean(0).numpy()
-    row = clf.to_probability_row(probs)
+    t = signal_mv.shape[-1]
+    starts = window_starts(t, w, clf.stride or w) if clf.window else [0]
+    row = clf.to_probability_row(clf.predict_windows([[windows]])[0])
     names = clf.class_names
     if class_name is None:
         class_name = max(row, key=row.get)
@@ -64,15 +59,6 @@ def explain_record(clf: Classifier, rec: Record, class_name: str | None = None,
     relevance = (total / np.maximum(count, 1))[:t]
     return {"signal": signal_mv, "relevance": relevance, "probs": row, "class_name": class_name,
             "fs": clf.fs or rec.fs, "channels": pre.channels_out(rec)}
-
-
-def _window_starts(t: int, window: int, stride: int) -> list[int]:
-    if t <= window:
-        return [0]
-    starts = list(range(0, t - window + 1, stride))
-    if starts[-1] != t - window:
-        starts.append(t - window)
-    return starts
 
 
 def plot_ecg(result: dict[str, Any], out: str, *, title: str = "", width_px: int = 1600,

@@ -105,15 +105,21 @@ class Classifier:
             cfg = cfg.replace(fill_missing_leads=fill_missing_leads)
         return cfg
 
-    def windows(self, rec: Record, preprocessor: Preprocessor | None = None) -> np.ndarray:
-        """Record -> ``(n_windows, C, W)`` exactly as the model saw data in evaluation."""
-        pre = preprocessor or Preprocessor(self.preprocess_config())
-        x = _match_unnamed(rec, pre)
-        x = pre(x)
+    def signal(self, rec: Record, pre: Preprocessor, *, normalize: bool = True) -> np.ndarray:
+        """Record -> ``(C, T)`` in the model's leads and rate (normalised unless asked not to)."""
+        return pre(_match_unnamed(rec, pre), normalize=normalize)
+
+    def window_array(self, x: np.ndarray) -> np.ndarray:
+        """Preprocessed ``(C, T)`` -> ``(n_windows, C, W)`` as in evaluation (padded when short)."""
         if self.window:
             return sliding_windows(x, self.window, self.stride)
         min_len = getattr(self.net, "min_input_length", 1)
         return pad_or_crop(x, max(min_len, x.shape[-1]))[None]
+
+    def windows(self, rec: Record, preprocessor: Preprocessor | None = None) -> np.ndarray:
+        """Record -> ``(n_windows, C, W)`` exactly as the model saw data in evaluation."""
+        pre = preprocessor or Preprocessor(self.preprocess_config())
+        return self.window_array(self.signal(rec, pre))
 
     @torch.inference_mode()
     def predict_windows(self, batches: Iterable[Sequence[np.ndarray]], *, device: torch.device | str = "cpu",

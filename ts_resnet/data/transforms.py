@@ -207,24 +207,29 @@ def pad_or_crop(x: np.ndarray, length: int, *, start: int | None = None) -> np.n
     return x[..., s : s + length]
 
 
+def window_starts(length: int, window: int, stride: int) -> list[int]:
+    """Start of each window: every ``stride`` samples, plus one flush with the end so no tail is
+    ignored; a record no longer than ``window`` has one window at 0."""
+    if length <= window:
+        return [0]
+    starts = list(range(0, length - window + 1, stride))
+    if starts[-1] != length - window:
+        starts.append(length - window)
+    return starts
+
+
 def sliding_windows(x: np.ndarray, window: int, stride: int) -> np.ndarray:
-    """``(C, T) -> (n, C, window)``: windows every ``stride`` samples, the last one flush with the end
-    so no tail is ignored; records shorter than ``window`` give one zero-padded window."""
+    """``(C, T) -> (n, C, window)`` at :func:`window_starts`; records shorter than ``window`` give one
+    zero-padded window."""
     t = x.shape[-1]
     if t <= window:
         return pad_or_crop(x, window)[None]
-    starts = list(range(0, t - window + 1, stride))
-    if starts[-1] != t - window:
-        starts.append(t - window)
     view = np.lib.stride_tricks.sliding_window_view(x, window, axis=-1)  # (C, T-W+1, W)
-    return np.ascontiguousarray(view[:, starts].transpose(1, 0, 2))
+    return np.ascontiguousarray(view[:, window_starts(t, window, stride)].transpose(1, 0, 2))
 
 
 def num_windows(length: int, window: int, stride: int) -> int:
-    if length <= window:
-        return 1
-    n = (length - window) // stride + 1
-    return n + (1 if (n - 1) * stride != length - window else 0)
+    return len(window_starts(length, window, stride))
 
 
 @dataclass

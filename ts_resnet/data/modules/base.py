@@ -194,11 +194,11 @@ class SignalDataModule(L.LightningDataModule):
 
 def multihot(label_lists: list[list[str]], class_names: list[str]) -> np.ndarray:
     """Multi-hot float32 targets via scikit-learn's MultiLabelBinarizer (fixed class order)."""
+    import warnings
+
     from sklearn.preprocessing import MultiLabelBinarizer
 
     mlb = MultiLabelBinarizer(classes=class_names)
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # labels outside class_names are dropped on purpose
         return mlb.fit_transform(label_lists).astype(np.float32)
@@ -274,11 +274,11 @@ class FileDataModule(SignalDataModule):
         # Gaps are repaired by the preprocessor (after lead selection), so the reader keeps them.
         return "error" if self.preprocess.nan_policy == "error" else "keep"
 
-    def read(self, path: str) -> Any:
+    def read(self, path: str, nan_policy: str | None = None) -> Any:
         """Read one record (subclasses pass format options such as ``fs``)."""
         from ..readers import read_record
 
-        return read_record(path, nan_policy=self._read_nan_policy)
+        return read_record(path, nan_policy=nan_policy or self._read_nan_policy)
 
     def prepare_data(self) -> None:
         import warnings

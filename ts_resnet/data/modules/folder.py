@@ -106,16 +106,16 @@ class FolderDataModule(FileDataModule):
         else:
             names = sorted({lab for r in rows for lab in self._labels(r)})
             task = "multilabel" if self.multilabel else "multiclass"
-        first = read_record(self.root / rows[0][self.file_column], fs=self.fs, layout=self.layout, nan_policy="keep")
+        first = self.read(str(self.root / rows[0][self.file_column]), nan_policy="keep")
         return DatasetInfo(names, task, list(self.preprocess.leads or first.channels), first.fs)
 
     def record_items(self) -> list[tuple[str, str]]:
         rows, _ = self.table
         return [(r[self.file_column], str(self.root / r[self.file_column])) for r in rows]
 
-    def read(self, path: str) -> Record:
+    def read(self, path: str, nan_policy: str | None = None) -> Record:
         # CSV/NPY files need the module's fs/layout; WFDB/EDF ignore them.
-        return read_record(path, fs=self.fs, layout=self.layout, nan_policy=self._read_nan_policy)
+        return read_record(path, fs=self.fs, layout=self.layout, nan_policy=nan_policy or self._read_nan_policy)
 
     def load_splits(self) -> dict[str, Split]:
         signals = self.cached_signals()
