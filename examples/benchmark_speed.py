@@ -1,24 +1,39 @@
-"""Speed benchmark: parameters, FLOPs, train/inference throughput, and efficiency vs. a matmul.
+"""Speed benchmark: the presets next to the peers, side by side in one run on the same input.
 
-    python examples/benchmark_speed.py                    # every preset, (64, 12, 1000), 2 threads
-    python examples/benchmark_speed.py --models msresnet18 --json results.json
+    python examples/benchmark_speed.py                    # presets + peers, (64, 12, 1000), 2 threads
+    python examples/benchmark_speed.py --models msresnet_ecg msresnet18 --peers --json results.json
 
-For each preset: params, forward MFLOP/sample (torch.utils.flop_counter.FlopCounterMode), train
-samples/s (forward + backward + AdamW step), inference samples/s, and the achieved GFLOP/s of training
-(3x forward FLOPs) as a fraction of a 2048x2048 fp32 matmul timed in the same run, so the number means
-"how close to this machine's dense-math peak does training run".  On CUDA it also times bf16 autocast.
+Per network: params, forward MFLOP/sample (torch.utils.flop_counter; *useful* FLOPs, i.e. with every
+branch at its own kernel length, so fused execution is not credited for the zeros it multiplies), train
+samples/s (forward + backward + AdamW step), inference samples/s, training GFLOP/s (3x forward), and:
+
+* ``eff. vs plain``: training GFLOP/s relative to ``resnet18_1d`` (one kernel length, full-width convs)
+  timed in the same run - a device-independent efficiency figure: 1.0 = the multi-scale network turns
+  FLOPs into progress as fast as a plain ResNet does;
+* ``x MSResNet`` / ``x xresnet1d101``: train samples/s relative to the two peers
+  (``examples/peers.py``), timed in the same run.
+
+The fp32 2048^2 matmul rate is printed for reference.  On CUDA it also times bf16 autocast.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import ts_resnet
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peers import PEERS  # noqa: E402
+
+PLAIN = "resnet18_1d"
 
 
 def _sync(device: torch.device) -> None:
@@ -49,16 +64,27 @@ def matmul_gflops(device: torch.device, dtype: torch.dtype, min_time: float) -> 
 
 
 def forward_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Useful forward FLOPs: multi-scale blocks counted with separate (unfused) branch convolutions."""
+    model = copy.deepcopy(model).eval()
+    for m in model.modules():
+        if hasattr(m, "set_fused"):
+            m.set_fused(False)
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(x)
     return counter.get_total_flops()
 
 
+def build(name: str, in_ch: int) -> torch.nn.Module:
+    return PEERS[name](in_ch=in_ch, num_classes=5) if name in PEERS else ts_resnet.create_model(
+        name, in_ch=in_ch, num_classes=5)
+
+
 def bench_model(name: str, x: torch.Tensor, min_time: float, autocast: torch.dtype | None) -> dict:
     device = x.device
-    model = ts_resnet.create_model(name, in_ch=x.shape[1], num_classes=5).to(device)
+    torch.manual_seed(0)
+    model = build(name, x.shape[1]).to(device)
     params = sum(p.numel() for p in model.parameters())
-    flops = forward_flops(model.eval(), x)
+    flops = forward_flops(model, x)
     target = torch.randint(0, 2, (x.shape[0], 5), device=device).float()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     ctx = (lambda: torch.autocast(device.type, dtype=autocast)) if autocast else torch.enable_grad
@@ -93,6 +119,7 @@ def bench_model(name: str, x: torch.Tensor, min_time: float, autocast: torch.dty
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="*", default=None, help="presets (default: all)")
+    parser.add_argument("--no-peers", action="store_true", help="leave out MSResNet and xresnet1d101")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--channels", type=int, default=12)
     parser.add_argument("--length", type=int, default=1000)
@@ -106,7 +133,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
     device = torch.device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    names = args.models or ts_resnet.list_models()
+    names = list(args.models or ts_resnet.list_models())
+    if PLAIN not in names:
+        names.append(PLAIN)  # the efficiency reference is always timed in the same run
+    if not args.no_peers:
+        names += [p for p in PEERS if p not in names]
     x = torch.randn(args.batch, args.channels, args.length, device=device)
     peak = matmul_gflops(device, torch.float32, args.min_time)
     print(f"device={device} threads={torch.get_num_threads()} input={tuple(x.shape)} "
@@ -115,18 +146,24 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if device.type == "cuda":
         modes.append(("bf16-autocast", torch.bfloat16, matmul_gflops(device, torch.bfloat16, args.min_time)))
     rows = []
-    header = (f"{'model':<16}{'mode':<15}{'params M':>9}{'MFLOP/s.':>10}{'train s/s':>11}"
-              f"{'infer s/s':>11}{'train GF/s':>11}{'% matmul':>9}")
-    print(header)
     for name in names:
         for mode, dtype, ref in modes:
             r = bench_model(name, x, args.min_time, dtype)
             r.update(mode=mode, matmul_GFLOP_s=ref, train_frac_of_matmul=r["train_GFLOP_s"] / ref,
                      threads=torch.get_num_threads(), input=list(x.shape), device=str(device))
             rows.append(r)
-            print(f"{name:<16}{mode:<15}{r['params_M']:>9.2f}{r['fwd_MFLOP_per_sample']:>10.0f}"
+            print(f"  timed {name} ({mode}): {r['train_samples_s']:.1f} train samples/s", flush=True)
+    print(f"{'model':<32}{'mode':<15}{'params M':>9}{'MFLOP/s.':>10}{'train s/s':>11}{'infer s/s':>11}"
+          f"{'train GF/s':>11}{'eff. vs plain':>14}{'x MSResNet':>11}{'x xresnet':>10}")
+    for mode, _, _ in modes:
+        by = {r["model"]: r for r in rows if r["mode"] == mode}
+        for r in by.values():
+            r["efficiency_vs_plain"] = r["train_GFLOP_s"] / by[PLAIN]["train_GFLOP_s"]
+            for key, peer in (("x_msresnet", "MSResNet (Wang, geekfeiw)"), ("x_xresnet1d101", "xresnet1d101 (PTB-XL benchmark)")):
+                r[key] = r["train_samples_s"] / by[peer]["train_samples_s"] if peer in by else float("nan")
+            print(f"{r['model']:<32}{mode:<15}{r['params_M']:>9.2f}{r['fwd_MFLOP_per_sample']:>10.0f}"
                   f"{r['train_samples_s']:>11.1f}{r['infer_samples_s']:>11.1f}{r['train_GFLOP_s']:>11.1f}"
-                  f"{100 * r['train_frac_of_matmul']:>8.0f}%", flush=True)
+                  f"{r['efficiency_vs_plain']:>14.2f}{r['x_msresnet']:>11.2f}{r['x_xresnet1d101']:>10.2f}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)

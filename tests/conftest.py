@@ -13,11 +13,23 @@ SHARED_DATA = Path(os.environ.get("TS_RESNET_SHARED_DATA", REPO.parent / "shared
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
+FIXTURES = REPO / "tests" / "data"
+
+
+def fixture(*parts: str) -> Path:
+    """A small real-data file shipped in ``tests/data`` (see its README): always there, so the core
+    real-file tests run on a fresh clone too."""
+    path = FIXTURES.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"test fixture missing from the repository: {path}")
+    return path
+
+
 def shared(*parts: str) -> Path:
     """Path under ../shared/data, or skip the test cleanly when that folder is absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared data not available: {path}")
+        pytest.skip(f"needs ../shared/data (the full real-data sets; CI has it): {path} not found")
     return path
 
 

@@ -4,7 +4,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from conftest import shared
+from conftest import fixture, shared
 
 from ts_resnet.data import SignalReadError, read_ucr_tsv, read_uea_ts
 from ts_resnet.data.modules import UCRDataModule
@@ -56,7 +56,7 @@ def test_uea_japanese_vowels_variable_length():
     dm.setup("fit")
     # UEA: per-channel statistics of the training split, not per-series z-scores
     assert dm.preprocess.normalize == "dataset" and len(dm.preprocess.mean) == 12
-    assert UCRDataModule(root=str(shared("ucr")), dataset="Coffee").preprocess.normalize == "zscore"
+    assert UCRDataModule(root=str(fixture("ucr")), dataset="GunPoint").preprocess.normalize == "zscore"
     assert len(dm.splits["test"]) == 370
     assert len(dm.splits["train"]) + len(dm.splits["val"]) == 270
     batch = next(iter(dm.train_dataloader()))
@@ -74,3 +74,63 @@ def test_uea_missing_values(tmp_path):
     bad.write_text("@data\n1,x:a\n")
     with pytest.raises(SignalReadError, match="bad.ts"):
         read_uea_ts(bad)
+
+
+def _write_ucr(root, name: str, n: int, length: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    t = np.arange(length)
+    for split in ("TRAIN", "TEST"):
+        rows = []
+        for i in range(n):
+            label = i % 2
+            x = np.sin(2 * np.pi * (3 + 4 * label) * t / length) + 0.1 * rng.normal(size=length)
+            rows.append(np.concatenate([[label + 1], x]))
+        np.savetxt(folder / f"{name}_{split}.tsv", np.array(rows), delimiter="\t")
+
+
+def test_ucr_long_series_are_decimated_through_the_preprocessor(tmp_path):
+    from ts_resnet.data.records import Record
+    from ts_resnet.data.transforms import Preprocessor
+
+    _write_ucr(tmp_path, "Long", n=24, length=300)
+    dm = UCRDataModule(root=str(tmp_path), dataset="Long", max_length=128, batch_size=None)
+    dm.setup("fit")
+    # ceil(300 / 128) = 3 -> 100 samples; the factor is in what checkpoints carry
+    assert dm.preprocess.decimate == 3
+    assert dm.splits["train"].signals.shape == (24, 1, 100)
+    assert dm.inference_config()["preprocess"]["decimate"] == 3
+    assert dm.batch_size == 16  # the rule for <= 200 training series
+    # classify replays the same pipeline: identical to what training saw (before normalisation)
+    raw = dm._raw["TEST"][0][5]
+    replay = Preprocessor(dm.preprocess)(Record(raw, 1.0, ["ch0"]), normalize=False)
+    np.testing.assert_allclose(replay, dm.splits["test"].signals[5], atol=1e-6)
+    # the dominant frequency survives decimation: 3 cycles per series stay 3 cycles
+    spectrum = np.abs(np.fft.rfft(dm.splits["train"].signals[0, 0]))
+    assert int(np.argmax(spectrum[1:])) + 1 == 3
+    # short series are left alone; an explicit factor wins over the rule
+    dm2 = UCRDataModule(root=str(tmp_path), dataset="Long", max_length=512)
+    dm2.setup("fit")
+    assert dm2.preprocess.decimate == 1 and dm2.splits["train"].signals.shape[-1] == 300
+    with pytest.raises(ValueError, match="max_length"):
+        UCRDataModule(root=str(tmp_path), dataset="Long", max_length=2)
+
+
+@pytest.mark.parametrize(("n", "size"), [(16, 16), (200, 16), (201, 32), (1000, 32), (4000, 64), (8926, 128)])
+def test_auto_batch_size_rule(n, size):
+    from ts_resnet.data.modules.ucr import auto_batch_size
+
+    assert auto_batch_size(n) == size
+
+
+def test_preprocess_decimate_is_validated():
+    from ts_resnet.data.transforms import PreprocessConfig
+
+    with pytest.raises(ValueError, match="decimate"):
+        PreprocessConfig(decimate=0)
+    assert PreprocessConfig.from_dict(PreprocessConfig(decimate=4).to_dict()).decimate == 4
+    # checkpoints written before the field existed still load (default 1)
+    old = PreprocessConfig().to_dict()
+    del old["decimate"]
+    assert PreprocessConfig.from_dict(old).decimate == 1

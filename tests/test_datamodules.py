@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import shared
+from conftest import fixture
 from helpers import make_ptbxl_tree, write_12lead
 
 from ts_resnet.data.modules import (
@@ -29,11 +29,11 @@ def check_batches(dm, multilabel: bool):
 
 @pytest.fixture(scope="module")
 def ptbxl_root(tmp_path_factory):
-    return make_ptbxl_tree(tmp_path_factory.mktemp("ptbxl"), shared("ptbxl-meta"))
+    return make_ptbxl_tree(tmp_path_factory.mktemp("ptbxl"), fixture("ptbxl-meta"))
 
 
 def test_ptbxl_label_aggregation_against_scp_statements():
-    statements = load_scp_statements(shared("ptbxl-meta", "scp_statements.csv"))
+    statements = load_scp_statements(fixture("ptbxl-meta", "scp_statements.csv"))
     assert len(statements) == 71
     codes = {"IMI": 15.0, "LNGQT": 100.0, "NST_": 100.0, "DIG": 100.0, "ABQRS": 0.0, "SR": 0.0}  # ecg_id 39
     assert aggregate_labels(codes, statements, "superdiagnostic") == ["MI", "STTC"]
@@ -103,7 +103,7 @@ def test_ptbxl_cache_is_reused(ptbxl_root, tmp_path, monkeypatch):
 
 
 def test_cinc_module_on_real_records(tmp_path):
-    root = shared("cinc2021-sample")
+    root = fixture("cinc2021-sample")
     mapping = root / "dx_mapping_challenge2021_from_ecgbench-1.0.0.csv"
     dm = CinCDataModule(roots=[str(root)], dx_mapping=str(mapping), cache_dir=str(tmp_path), window=500,
                         batch_size=8, val_fraction=0.2, test_fraction=0.2)
@@ -112,7 +112,9 @@ def test_cinc_module_on_real_records(tmp_path):
     assert dm.in_channels == 12 and dm.task == "multilabel"
     assert "AF" in dm.class_names or "SB" in dm.class_names
     sizes = {k: len(v) for k, v in dm.splits.items()}
-    assert sum(sizes.values()) == 50 and sizes["val"] == 10 and sizes["test"] == 10
+    n = len(list(root.glob("*.hea")))
+    test = max(1, round(0.2 * n))
+    assert sum(sizes.values()) == n and sizes["test"] == test and sizes["val"] == max(1, round(0.25 * (n - test)))
     assert np.asarray(dm.splits["train"].signals[0]).shape == (12, 1000)  # 500 Hz -> 100 Hz
     check_batches(dm, multilabel=True)
     # reproducible split
@@ -191,14 +193,15 @@ def test_long_records_window_dataset():
     from ts_resnet.data import read_record
     from ts_resnet.data.datasets import SignalDataset, collate_windows
 
-    root = shared("cpsc2021-sample")
-    recs = [read_record(p) for p in sorted(root.glob("*.hea"))[:3]]
-    ds = SignalDataset([r.signal for r in recs], np.zeros(3, dtype=np.int64), [r.id for r in recs],
+    rec = read_record(fixture("cpsc2021-sample", "data_101_6.hea"))  # 112 s at 200 Hz
+    recs = [rec, read_record(fixture("wfdb-sample", "s0010_re.hea")), rec]
+    recs[1] = type(rec)(recs[1].signal[:2, :3000], 200.0, ["I", "II"])  # a record shorter than 2 windows
+    ds = SignalDataset([r.signal for r in recs], np.zeros(3, dtype=np.int64), [str(i) for i in range(3)],
                        window=1000, stride=500)
     batch = collate_windows([ds[i] for i in range(3)])
     expected = [max(1, int(np.ceil((r.num_samples - 1000) / 500)) + 1) for r in recs]
     assert batch["n_windows"].tolist() == expected
-    assert batch["x"].shape == (sum(expected), 2, 1000) and batch["id"] == [r.id for r in recs]
+    assert batch["x"].shape == (sum(expected), 2, 1000) and batch["id"] == ["0", "1", "2"]
 
 
 def test_signal_cache_variable_lengths_and_errors(tmp_path):
@@ -224,3 +227,36 @@ def test_signal_cache_variable_lengths_and_errors(tmp_path):
     arrays["d"] = rng.normal(size=(2, 5))
     with pytest.raises(ValueError, match="2 channels"):
         SignalCache(tmp_path / "d").build("k", [("a", "a"), ("d", "d")], load)
+
+
+def test_hard_synthetic_task_labels_and_morphology():
+    from ts_resnet.data.synthetic_hard import HARD_CLASS_NAMES, make_hard_dataset
+
+    x, y = make_hard_dataset(300, seed=1, difficulty=0.0)
+    x2, y2 = make_hard_dataset(300, seed=1, difficulty=0.0)
+    np.testing.assert_array_equal(x, x2)  # deterministic per seed
+    np.testing.assert_array_equal(y, y2)
+    assert x.shape == (300, 12, 1000) and y.shape == (300, 6) and np.isfinite(x).all()
+    col = {c: i for i, c in enumerate(HARD_CLASS_NAMES)}
+    assert not (y[:, col["LBBB"]] * y[:, col["RBBB"]]).any()  # exclusive conduction blocks
+    assert not (y[:, col["IAVB"]] * y[:, col["AF"]]).any()  # no PR interval without P waves
+    assert (y.sum(0) >= 15).all()  # every finding present
+    # LVH is a voltage criterion: larger QRS amplitude (median peak-to-peak over the 12 leads)
+    p2p = np.median(x.max(-1) - x.min(-1), axis=1)
+    lvh = y[:, col["LVH"]] > 0
+    assert np.median(p2p[lvh]) > 1.3 * np.median(p2p[~lvh])
+    # difficulty changes the data, and is validated
+    x3, _ = make_hard_dataset(5, seed=1, difficulty=1.0)
+    assert not np.allclose(x3, x[:5])
+    with pytest.raises(ValueError, match="difficulty"):
+        make_hard_dataset(2, difficulty=1.5)
+
+
+def test_synthetic_module_hard_label_set():
+    dm = SyntheticECGDataModule(num_records=60, label_set="hard", difficulty=0.3, batch_size=8)
+    dm.setup("fit")
+    assert dm.class_names == ["AF", "IAVB", "LBBB", "RBBB", "STE", "LVH"] and dm.task == "multilabel"
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["x"].shape == (8, 12, 1000) and batch["y"].shape == (8, 6)
+    with pytest.raises(ValueError, match="multi-label"):
+        SyntheticECGDataModule(label_set="hard", task="multiclass")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REPO, shared
+from conftest import REPO, fixture
 
 EXAMPLES = REPO / "examples"
 
@@ -20,7 +20,7 @@ def load(name: str):
 
 
 def test_every_example_is_covered():
-    assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr"}
+    assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers"}
 
 
 def test_quickstart():
@@ -33,16 +33,71 @@ def test_benchmark_speed(tmp_path):
     rows = load("benchmark_speed").main(["--models", "msresnet_tiny", "--batch", "4", "--length", "256",
                                          "--min-time", "0.05", "--threads", "1", "--json", str(out)])
     assert json.loads(out.read_text()) == rows
-    r = rows[0]
+    by = {r["model"]: r for r in rows}
+    # the plain reference and both peers are always timed in the same run
+    assert set(by) == {"msresnet_tiny", "resnet18_1d", "MSResNet (Wang, geekfeiw)", "xresnet1d101 (PTB-XL benchmark)"}
+    r = by["msresnet_tiny"]
     assert r["fwd_MFLOP_per_sample"] > 0 and r["train_samples_s"] > 0 and 0 < r["train_frac_of_matmul"] < 2
+    assert by["resnet18_1d"]["efficiency_vs_plain"] == 1.0 and r["x_msresnet"] > 0
+
+
+def test_benchmark_gpu_script_runs_on_cpu(tmp_path):
+    """The GPU benchmark is only meaningful on a GPU; on CPU a tiny run keeps it from going stale."""
+    out = tmp_path / "gpu.json"
+    rows = load("benchmark_gpu").main(["--device", "cpu", "--arch", "msresnet_tiny", "--records", "40",
+                                       "--batch-sizes", "8", "--workers", "0", "--no-compile", "--skip-ddp",
+                                       "--json", str(out)])
+    r = rows[0]
+    assert r["train_records"] == 32 and r["epoch_s"] > 0 and r["samples_s"] > 0 and r["infer_records_s"] > 0
+    assert 0 < r["busy_fraction_steps"] <= 1
+    assert json.loads(out.read_text())[0]["batch_size"] == 8
+
+
+def test_peers_match_their_published_shapes():
+    import torch
+
+    peers = load("peers")
+    x = torch.randn(2, 12, 1000)
+    ms, xr = peers.MSResNet(12, 5), peers.xresnet1d101(12, 5)
+    assert ms(x).shape == (2, 5) and xr(x).shape == (2, 5)
+    assert len(ms.streams) == 3 and [b.conv1.kernel_size[0] for b in (s[0] for s in ms.streams)] == [3, 5, 7]
+    assert sum(len(stage) for stage in [xr.blocks]) == 3 + 4 + 23 + 3  # ResNet-101 layout
+    assert sum(p.numel() for p in ms.parameters()) > 2e6
 
 
 def test_benchmark_ucr(tmp_path):
-    root = shared("ucr")
-    rows = load("benchmark_ucr").main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--epochs", "1",
-                                       "--json", str(tmp_path / "ucr.json")])
-    assert rows[0]["dataset"] == "ItalyPowerDemand" and 0 <= rows[0]["test_acc"] <= 100
-    assert Path(tmp_path / "ucr.json").exists()
+    root = fixture("ucr")
+    bench = load("benchmark_ucr")
+    rows = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "ucr.json"),
+                       "--", "--trainer.max_steps=5"])
+    r = rows[0]
+    assert r["dataset"] == "ItalyPowerDemand" and 0 <= r["acc"] <= 100 and r["split"] == "test"
+    assert r["steps"] == 5 and r["cpu_s"] > 0 and r["batch_size"] == 16
+    assert json.loads((tmp_path / "ucr.json").read_text())[0]["dataset"] == "ItalyPowerDemand"
+    # --dev-val scores a part of TRAIN, never TEST
+    dev = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--dev-val", "0.3",
+                      "--", "--trainer.max_steps=5"])[0]
+    assert dev["split"] == "dev-val"
+
+
+def test_benchmark_ucr_summary_counts_wins_and_ranks():
+    bench = load("benchmark_ucr")
+    rows = [
+        {"dataset": "A", "method": "ours", "acc": 90.0, "wall_s": 10, "cpu_s": 20},
+        {"dataset": "A", "method": "ours", "acc": 92.0, "wall_s": 30, "cpu_s": 20},
+        {"dataset": "A", "method": "MiniRocket", "acc": 95.0, "wall_s": 1, "cpu_s": 1},
+        {"dataset": "B", "method": "ours", "acc": 80.0, "wall_s": 50, "cpu_s": 60},
+        {"dataset": "B", "method": "MiniRocket", "acc": 70.0, "wall_s": 1, "cpu_s": 1},
+    ]
+    published = {"A": {"ResNet": 91.0, "InceptionTime": 91.0}, "B": {"ResNet": 80.0, "InceptionTime": 85.0}}
+    text = bench.summarize(rows, published, ["A", "B"])
+    assert "mean accuracy ours           85.50% over 2 sets" in text
+    assert "ours vs MiniRocket     wins/ties/losses 1/0/1" in text
+    assert "ours vs ResNet         wins/ties/losses 0/2/0" in text  # A: 91 vs 91, B: 80 vs 80
+    assert "ours vs InceptionTime  wins/ties/losses 0/1/1" in text
+    # A: MiniRocket 1, ours/ResNet/IT tie at 91 -> 3 each; B: IT 1, ours/ResNet 2.5, MiniRocket 4
+    assert "mean rank ours 2.75, MiniRocket 2.50, ResNet 2.75, InceptionTime 2.00" in text
+    assert "median wall s per set (ours, fit + test) 35" in text
 
 
 def test_readme_commands_are_what_ci_runs():
@@ -68,7 +123,7 @@ def test_dataset_prepare_scripts(tmp_path, capsys):
 
     _load_path(REPO / "datasets" / "synthetic" / "prepare.py").main([str(tmp_path / "syn"), "--n", "3"])
     assert len(list((tmp_path / "syn").glob("*.hea"))) == 3
-    tree = make_ptbxl_tree(tmp_path / "ptbxl", shared("ptbxl-meta"))
+    tree = make_ptbxl_tree(tmp_path / "ptbxl", fixture("ptbxl-meta"))
     _load_path(REPO / "datasets" / "ptbxl" / "prepare.py").main([str(tree), "--cache-dir", str(tmp_path / "c")])
     assert "15 records cached" in capsys.readouterr().out
     assert list((tmp_path / "c").glob("*/signals.f32"))

@@ -239,3 +239,45 @@ def test_collate_reports_lengths_only_when_padding():
     assert batch["x"].shape == (2, 2, 8) and batch["lengths"].tolist() == [5, 8]
     same = collate_windows([items[1], items[1]])
     assert "lengths" not in same
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+@pytest.mark.parametrize("block_cls", [MultiScaleBlock1d, MultiScaleBottleneck1d])
+def test_fused_first_convs_equal_the_plain_branches(block_cls, fusion):
+    """One zero-padded convolution for all branches is the same mathematics as the three-branch
+    definition: same outputs (train and eval) and same gradients for the same weights."""
+    import copy
+
+    torch.manual_seed(0)
+    out_ch = 64 if block_cls is MultiScaleBlock1d else 128
+    fused = block_cls(32, out_ch, 2, kernel_sizes=(3, 5, 7), fusion=fusion, fuse_convs=True).double()
+    for m in fused.modules():  # non-trivial norms, so no branch is zero
+        if isinstance(m, nn.BatchNorm1d):
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            nn.init.uniform_(m.bias, -0.2, 0.2)
+    plain = copy.deepcopy(fused)
+    plain.set_fused(False)
+    assert fused.fused is not None and plain.fused is None
+    assert fused.state_dict().keys() == plain.state_dict().keys()  # checkpoints are interchangeable
+    x = torch.randn(4, 32, 101, dtype=torch.float64)
+    for mode in (True, False):
+        fused.train(mode)
+        plain.train(mode)
+        a, b = fused(x), plain(x)
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+    fused.train()
+    plain.train()
+    fused(x).square().sum().backward()
+    plain(x).square().sum().backward()
+    for (name, p), q in zip(fused.named_parameters(), plain.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-9, atol=1e-9, msg=name)
+    for (name, buf), other in zip(fused.named_buffers(), plain.buffers()):
+        torch.testing.assert_close(buf, other, msg=name)  # BN running statistics updated alike
+
+
+def test_fuse_convs_default_rule():
+    # 3/5/7 padded to 7 costs 21/15 = 1.4x the taps: fused; 9/19/39 costs 117/67 = 1.75x: separate
+    assert MultiScaleBlock1d(16, 16, kernel_sizes=(3, 5, 7)).fused is not None
+    assert MultiScaleBlock1d(16, 16, kernel_sizes=(9, 19, 39)).fused is None
+    assert MultiScaleBlock1d(16, 16, kernel_sizes=(5,)).fused is None  # one branch: nothing to fuse
+    assert MultiScaleBlock1d(16, 16, kernel_sizes=(9, 19, 39), fuse_convs=True).fused is not None

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import wfdb
-from conftest import shared
+from conftest import fixture, shared
 
 from ts_resnet.data import SignalReadError, find_records, read_record
 
@@ -83,7 +83,7 @@ def test_cinc_records_and_labels():
 
 
 def test_cpsc_long_record_meta():
-    rec = read_record(shared("cpsc2021-sample") / "data_101_6.hea")
+    rec = read_record(fixture("cpsc2021-sample") / "data_101_6.hea")
     assert rec.channels == ["I", "II"] and rec.fs == 200 and rec.num_samples == 22355
     assert rec.meta["comments"] == ["paroxysmal atrial fibrillation"]
 
@@ -141,7 +141,7 @@ def corrupt_files(tmp_path: Path) -> dict[str, tuple[Path, dict]]:
 
     d = tmp_path / "mat"
     d.mkdir()
-    src = shared("cinc2021-sample")
+    src = fixture("cinc2021-sample")
     shutil.copy(src / "E07500.hea", d / "E07500.hea")
     cases["missing .mat"] = (d / "E07500.hea", {})
 
@@ -232,3 +232,62 @@ def test_edf_that_wfdb_cannot_read_is_a_signal_read_error():
     path = shared("wfdb-sample") / "test_generator_2.edf"
     with pytest.raises(SignalReadError, match="test_generator_2.edf"):
         read_record(path)
+
+
+def test_csv_reader_fast_path_errors_and_memory(tmp_path):
+    import tracemalloc
+
+    from ts_resnet.data.readers import read_csv
+
+    # 30 minutes of 2-lead ECG at 250 Hz (450,000 rows): parsed by NumPy, not Python lists
+    rng = np.random.default_rng(0)
+    sig = rng.normal(size=(450_000, 2)).astype(np.float32)
+    big = tmp_path / "holter.csv"
+    np.savetxt(big, sig, delimiter=",", fmt="%.5f", header="I,II", comments="")
+    tracemalloc.start()
+    rec = read_csv(big, fs=250)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    decoded = sig.nbytes
+    assert rec.signal.shape == (2, 450_000) and rec.channels == ["I", "II"]
+    np.testing.assert_allclose(rec.signal, sig.T, atol=1e-5)
+    assert peak < 3 * decoded, f"peak {peak / 1e6:.1f} MB for {decoded / 1e6:.1f} MB of signal"
+
+    # empty cells -> NaN (the careful path), quoted numbers and blank lines are fine
+    gaps = tmp_path / "gaps.csv"
+    gaps.write_text('\nI,II\n1,"2"\n,3\n\n4,5\n')
+    rec = read_csv(gaps, fs=100)
+    assert rec.signal.shape == (2, 3) and np.isnan(rec.signal[0, 1]) and rec.signal[1, 0] == 2
+    # precise errors: line and column of the bad value, ragged rows
+    bad = tmp_path / "bad.csv"
+    bad.write_text("I,II\n1,2\n3,oops\n")
+    with pytest.raises(SignalReadError, match=r"bad.csv: non-numeric value 'oops' on line 3, column 2 \('II'\)"):
+        read_csv(bad, fs=100)
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("I,II\n1,2\n3\n")
+    with pytest.raises(SignalReadError, match="line 3 has 1 columns, header has 2"):
+        read_csv(ragged, fs=100)
+    only_header = tmp_path / "header.csv"
+    only_header.write_text("I,II\n")
+    with pytest.raises(SignalReadError, match="header but no samples"):
+        read_csv(only_header, fs=100)
+
+
+def test_in_repo_fixtures_are_real_records():
+    """tests/data: what the core tests read on a fresh clone (sources and licences in its README)."""
+    import wfdb
+
+    rec = read_record(fixture("wfdb-sample", "100.hea"))
+    assert rec.channels == ["MLII", "V5"] and rec.fs == 360 and rec.num_samples == 360 * 180
+    beats = wfdb.rdann(str(fixture("wfdb-sample", "100.atr"))[:-4], "atr")
+    assert 200 < len(beats.sample) < 260  # ~75 bpm for 3 minutes
+    ptb = read_record(fixture("wfdb-sample", "s0010_re.hea"))
+    assert ptb.num_channels == 15 and ptb.fs == 1000 and ptb.num_samples == 38400
+    cinc = sorted(fixture("cinc2021-sample").glob("*.hea"))
+    assert len(cinc) == 5 and all(read_record(h).signal.shape == (12, 5000) for h in cinc)
+
+
+def test_cropped_mitbih_fixture_equals_the_original():
+    full = read_record(shared("wfdb-sample", "100.hea"))
+    crop = read_record(fixture("wfdb-sample", "100.hea"))
+    np.testing.assert_array_equal(crop.signal, full.signal[:, : crop.num_samples])

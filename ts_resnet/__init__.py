@@ -10,7 +10,7 @@ from typing import Any
 from .network import DEFAULT_NUM_CLASSES, MultiScaleResNet1d
 from .registry import create_model, list_models, model_defaults, register_model
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY = {
     "SignalClassifier": "ts_resnet.module",

@@ -66,7 +66,7 @@ class SignalClassifier(L.LightningModule):
 
     def __init__(
         self,
-        arch: str = "msresnet18",
+        arch: str = "msresnet_ecg",
         arch_options: dict[str, Any] | None = None,
         num_classes: int = 5,
         in_channels: int = 12,

@@ -61,16 +61,28 @@ def _check_name(name: str) -> None:
         raise ValueError(f"unknown model {name!r}; registered: {', '.join(list_models())}")
 
 
+# The default for 12-lead ECG at 100-500 Hz (what MultiScaleResNet1d() builds): the ResNet-18 plan at
+# half width and one block per stage, chosen by accuracy per cost (BENCHMARKS.md, "default preset").
+register_model("msresnet_ecg")
 # ResNet-18/34/50 layouts (He et al. 2016) with three parallel kernel lengths per block, the choice of
 # the published multi-scale 1D ResNet (3, 5, 7).
-register_model("msresnet18", layers=(2, 2, 2, 2))
-register_model("msresnet34", layers=(3, 4, 6, 3))
-register_model("msresnet50", layers=(3, 4, 6, 3), block="bottleneck")
+_RESNET_WIDTHS = {"widths": (64, 128, 256, 512), "stem_width": 64}
+register_model("msresnet18", layers=(2, 2, 2, 2), **_RESNET_WIDTHS)
+register_model("msresnet34", layers=(3, 4, 6, 3), **_RESNET_WIDTHS)
+register_model("msresnet50", layers=(3, 4, 6, 3), block="bottleneck", **_RESNET_WIDTHS)
 # Short univariate series (UCR: 24-300 samples): no stem downsampling and no stage strides, as in
 # Wang et al. 2017's 1D ResNet (64-128-128), which keeps every time step to the global pool.
 register_model(
     "msresnet_short", layers=(1, 1, 1), widths=(64, 128, 128), stem_width=64, stem_stride=1,
     stem_pool=False, stage_strides=(1, 1, 1),
+)
+# The UCR/UEA recipe's network (configs/ucr.yaml): InceptionTime's long kernels (Ismail Fawaz et al.
+# 2020 use 10/20/40; odd lengths here for 'same' padding) in multi-scale bottleneck blocks - a 1x1
+# reduction to 32 channels, three 32-wide branches, fused by a 1x1 expansion to 128 before the identity
+# add of every block - with no downsampling, so every time step reaches the global pool.
+register_model(
+    "msresnet_ucr", block="bottleneck", layers=(1, 1, 1), widths=(32, 32, 32), kernel_sizes=(9, 19, 39),
+    branch_ratio=1.0, stem_width=64, stem_stride=1, stem_pool=False, stage_strides=(1, 1, 1),
 )
 # A few-thousand-parameter network for smoke tests, CI and quick demos.
 register_model(
@@ -79,4 +91,5 @@ register_model(
 )
 # Ablation baseline: the same ResNet-18 layout with one kernel length at full width (a plain basic
 # block, since "sum" over one branch is just that branch).
-register_model("resnet18_1d", layers=(2, 2, 2, 2), kernel_sizes=(5,), fusion="sum", branch_ratio=1.0)
+register_model("resnet18_1d", layers=(2, 2, 2, 2), kernel_sizes=(5,), fusion="sum", branch_ratio=1.0,
+               **_RESNET_WIDTHS)

@@ -18,7 +18,8 @@ LIGHTNING = {
 
 
 def _usage() -> str:
-    lines = ["usage: ts-resnet COMMAND [options]   (ts-resnet COMMAND --help for details)", "", "commands:"]
+    lines = ["usage: ts-resnet COMMAND [options]   (ts-resnet COMMAND --help for details; ts-resnet --version)",
+             "", "commands:"]
     lines += [f"  {k:<10}{v}" for k, v in {**LIGHTNING, **OWN}.items()]
     return "\n".join(lines)
 
@@ -29,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from .. import __version__
+
+        print(f"ts-resnet {__version__}")
+        return 0
     cmd = argv[0]
     if cmd == "classify":
         from .classify import main as classify_main

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,31 @@ class TSResNetCLI(LightningCLI):
             print("Validation metrics (last epoch): " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items())))
 
 
+class _DropNotices(logging.Filter):
+    """Lightning messages that are not about the user's run: advertising for its cloud products, and
+    the notice that our ModelCheckpoint (monitoring the task's headline metric) replaces the default
+    one, which is what we want."""
+
+    PREFIXES = ("💡 Tip", "The following callbacks returned in `LightningModule.configure_callbacks` will override")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).startswith(self.PREFIXES)
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _DropNotices) for f in log.filters):
+            log.addFilter(_DropNotices())
+        for handler in log.handlers:
+            if not any(isinstance(f, _DropNotices) for f in handler.filters):
+                handler.addFilter(_DropNotices())
+    # Lightning's own use of a torch API that torch >= 2.10 deprecated; nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
+
 def run_lightning_cli(args: list[str] | None = None) -> TSResNetCLI:
+    _quiet_lightning()
     return TSResNetCLI(
         SignalClassifier,
         SignalDataModule,

@@ -205,36 +205,31 @@ def _units(side: dict[str, Any], n: int) -> list[str]:
 
 
 def read_csv(path: str | Path, *, fs: float | None = None) -> Record:
-    """CSV: first row channel names, then one row per sample (columns = channels)."""
+    """CSV: first row channel names, then one row per sample (columns = channels).
+
+    The samples are parsed by NumPy's C reader straight into float32 (a 24-hour Holter export stays
+    within a few times its decoded size in memory); only a file it rejects - empty cells (read as NaN),
+    ragged rows, text - is scanned again line by line, to say exactly what and where the problem is.
+    """
     p = Path(path)
     if not p.exists():
         raise SignalReadError(p, "no such file")
     side = _sidecar(p)
     try:
         with open(p, newline="") as f:
-            rows = list(csv.reader(f))
+            header, data = _csv_header(f), None
+            if header is not None:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")  # "input contained no data": reported below
+                        data = np.loadtxt(f, delimiter=",", dtype=np.float32, ndmin=2, quotechar='"')
+                except ValueError:
+                    data = None  # the careful path below says why
+            if data is None or data.shape[0] == 0 or data.shape[1] != len(header or []):
+                f.seek(0)
+                header, data = _parse_csv_rows(p, f)
     except UnicodeDecodeError:
         raise SignalReadError(p, "not a text CSV file (binary content)") from None
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
-        raise SignalReadError(p, "empty CSV file (expected a header row of channel names, then samples)")
-    header = [h.strip() for h in rows[0]]
-    body = rows[1:]
-    if not body:
-        raise SignalReadError(p, "CSV has a header but no samples")
-    for i, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise SignalReadError(p, f"line {i} has {len(row)} columns, header has {len(header)}")
-    try:
-        data = np.array([[float(c) if c.strip() else np.nan for c in row] for row in body], dtype=np.float32)
-    except ValueError:
-        for i, row in enumerate(body, start=2):
-            for c in row:
-                try:
-                    float(c) if c.strip() else None
-                except ValueError:
-                    raise SignalReadError(p, f"non-numeric value {c.strip()[:30]!r} on line {i}") from None
-        raise
     channels = side.get("channels", header)
     return Record(
         signal=np.ascontiguousarray(data.T),
@@ -245,6 +240,36 @@ def read_csv(path: str | Path, *, fs: float | None = None) -> Record:
         labels=[str(x) for x in side.get("labels", [])],
         path=str(p),
     )
+
+
+def _csv_header(f: Any) -> list[str] | None:
+    """The first non-blank row, as stripped channel names (None for an empty file)."""
+    for line in f:
+        if line.strip().strip(","):
+            return [h.strip() for h in next(csv.reader([line]))]
+    return None
+
+
+def _parse_csv_rows(p: Path, f: Any) -> tuple[list[str], np.ndarray]:
+    """Row-by-row parse with precise errors (file, line, column); empty cells become NaN."""
+    rows = [(i, r) for i, r in enumerate(csv.reader(f), start=1) if any(c.strip() for c in r)]
+    if not rows:
+        raise SignalReadError(p, "empty CSV file (expected a header row of channel names, then samples)")
+    header = [h.strip() for h in rows[0][1]]
+    body = rows[1:]
+    if not body:
+        raise SignalReadError(p, "CSV has a header but no samples")
+    data = np.empty((len(body), len(header)), dtype=np.float32)
+    for j, (line, row) in enumerate(body):
+        if len(row) != len(header):
+            raise SignalReadError(p, f"line {line} has {len(row)} columns, header has {len(header)}")
+        for k, c in enumerate(row):
+            try:
+                data[j, k] = float(c) if c.strip() else np.nan
+            except ValueError:
+                raise SignalReadError(
+                    p, f"non-numeric value {c.strip()[:30]!r} on line {line}, column {k + 1} ({header[k]!r})") from None
+    return header, data
 
 
 def read_numpy(path: str | Path, *, fs: float | None = None, layout: Layout | None = None) -> Record:
@@ -378,11 +403,12 @@ def _is_record_file(f: Path) -> bool:
         return False  # the same record, described by its WFDB header
     if suffix == ".csv":
         # a labels/metadata table sitting beside the records is not a signal: signal CSVs have a
-        # numeric second row
+        # header of channel names over a numeric second row; a matrix with row labels (an empty
+        # first header cell, e.g. CinC's scoring-weight table) is a table too
         try:
             with open(f, newline="") as fh:
                 rows = [r for _, r in zip(range(2), csv.reader(fh))]
-            return len(rows) == 2 and all(_is_number(c) for c in rows[1])
+            return len(rows) == 2 and rows[0][:1] != [""] and all(_is_number(c) for c in rows[1])
         except (OSError, UnicodeDecodeError):
             return True  # let read_record report it
     return True

@@ -5,7 +5,9 @@
 1. lead selection/reordering by name (case-insensitive; ``aVR`` == ``avr``), with an explicit
    ``fill_missing_leads="zero"`` or a clear error naming the missing leads;
 2. NaN/Inf repair (``nan_policy``);
-3. resampling to ``fs`` with ``scipy.signal.resample_poly`` (polyphase, anti-aliased);
+3. resampling to ``fs`` with ``scipy.signal.resample_poly`` (polyphase, anti-aliased), then an
+   optional integer ``decimate`` factor (same filter; how long series without a sampling rate, such
+   as UCR's, are shortened);
 4. band-pass / baseline-wander removal with a zero-phase ``scipy.signal`` SOS Butterworth filter;
 5. normalisation: per-record z-score, dataset statistics (fitted on the training split only, with
    scikit-learn's ``StandardScaler``), or none.
@@ -51,6 +53,8 @@ class PreprocessConfig:
         bandpass: ``(low_hz, high_hz)``; either may be None for high-/low-pass only; None = no filter.
             ``(0.5, None)`` removes baseline wander; ``(0.5, 40)`` is a common ECG band.
         filter_order: Butterworth order (applied forwards and backwards: zero phase).
+        decimate: keep every ``decimate``-th sample after an anti-aliasing filter (1 = off); applied
+            after resampling. Data modules of rate-less archives set it from the training lengths.
         normalize: ``"zscore"`` (per record and channel), ``"dataset"`` (``mean``/``std`` below), ``"none"``.
         mean: per-channel dataset statistics for ``normalize="dataset"``.
         std: per-channel dataset statistics for ``normalize="dataset"``.
@@ -62,9 +66,15 @@ class PreprocessConfig:
     nan_policy: Literal["error", "interpolate", "zero"] = "interpolate"
     bandpass: tuple[float | None, float | None] | None = None
     filter_order: int = 2
+    decimate: int = 1
     normalize: Literal["zscore", "dataset", "none"] = "zscore"
     mean: list[float] | None = None
     std: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        if int(self.decimate) != self.decimate or self.decimate < 1:
+            raise ValueError(f"decimate must be a positive integer, got {self.decimate!r}")
+        self.decimate = int(self.decimate)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -118,6 +128,15 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     return y.astype(np.float32, copy=False)
 
 
+def decimate(x: np.ndarray, factor: int) -> np.ndarray:
+    """Keep every ``factor``-th sample after ``resample_poly``'s anti-aliasing filter; the output
+    has ``ceil(T / factor)`` samples (never fewer than one)."""
+    if factor == 1:
+        return x
+    y = sps.resample_poly(x, 1, factor, axis=-1)
+    return y.astype(np.float32, copy=False)
+
+
 def bandpass_filter(x: np.ndarray, fs: float, low: float | None, high: float | None, order: int = 2) -> np.ndarray:
     """Zero-phase Butterworth band-/high-/low-pass (SOS form, ``sosfiltfilt``)."""
     nyq = fs / 2
@@ -161,6 +180,9 @@ class Preprocessor:
         if cfg.fs is not None and cfg.fs != fs:
             x = resample(x, fs, cfg.fs)
             fs = cfg.fs
+        if cfg.decimate > 1:
+            x = decimate(x, cfg.decimate)
+            fs = fs / cfg.decimate
         if cfg.bandpass is not None:
             x = bandpass_filter(x, fs, cfg.bandpass[0], cfg.bandpass[1], cfg.filter_order)
         if normalize:

@@ -4,10 +4,13 @@ from .base import DatasetInfo, FileDataModule, SignalDataModule, Split
 from .cinc import CinCDataModule
 from .folder import FolderDataModule
 from .ptbxl import PTBXLDataModule
+from .series import ArrayDataModule, SeriesDataModule
 from .synthetic import SyntheticECGDataModule
 from .ucr import UCRDataModule
 
 __all__ = [
+    "ArrayDataModule",
+    "SeriesDataModule",
     "CinCDataModule",
     "DatasetInfo",
     "FileDataModule",

@@ -9,12 +9,14 @@ from typing import Any
 import numpy as np
 
 from ..archives import read_ucr_tsv, read_uea_ts
-from ..readers import repair_nonfinite
 from ..transforms import PreprocessConfig
-from .base import DatasetInfo, SignalDataModule, Split, split_indices
+from .base import DatasetInfo
+from .series import SeriesDataModule, auto_batch_size, energy_below
+
+__all__ = ["UCRDataModule", "auto_batch_size", "energy_below"]
 
 
-class UCRDataModule(SignalDataModule):
+class UCRDataModule(SeriesDataModule):
     """A UCR/UEA dataset: ``root/NAME/NAME_TRAIN.tsv`` + ``_TEST.tsv`` (UCR) or ``.ts`` (UEA).
 
     Official TRAIN/TEST split; a stratified validation split is carved from TRAIN
@@ -24,16 +26,20 @@ class UCRDataModule(SignalDataModule):
     ``.ts``; variable-length series are zero-padded per batch after normalisation and the network's
     pooling ignores the padding.
 
+    Every series goes through the shared :class:`~ts_resnet.data.transforms.Preprocessor` (NaN repair,
+    ``decimate``, normalisation), the same code ``classify`` replays from the checkpoint.
+
     Args:
         root: folder holding one sub-folder per dataset.
         dataset: dataset name, e.g. ``ECG5000`` or ``JapaneseVowels``.
-        val_fraction: share of TRAIN held out for validation.
+        **kwargs: :class:`SeriesDataModule`'s ``val_fraction``, ``max_length``, ``keep_energy`` and
+            ``batch_size`` (None = the size rule), and every data module's arguments.
     """
 
-    def __init__(self, root: str, dataset: str, val_fraction: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, root: str, dataset: str, **kwargs: Any) -> None:
         self.root = Path(root)
         self.dataset = dataset
-        self.val_fraction = val_fraction
+        self.id_prefix = dataset
         super().__init__(**kwargs)
 
     def default_preprocess(self) -> PreprocessConfig:
@@ -73,38 +79,11 @@ class UCRDataModule(SignalDataModule):
         n_ch = series[0].shape[0]
         return DatasetInfo(names, "multiclass", [f"dim{i}" for i in range(n_ch)] if n_ch > 1 else ["ch0"], None)
 
-    def load_splits(self) -> dict[str, Split]:
-        names = self.class_names
-        splits = {}
-        for split in ("TRAIN", "TEST"):
-            series, labels, _ = self._raw[split]
-            unknown = sorted(set(labels) - set(names))
-            if unknown:
-                raise ValueError(f"{self._file(split)}: labels {unknown} not among the training classes {names}")
-            y = np.array([names.index(lab) for lab in labels], dtype=np.int64)
-            policy = self.preprocess.nan_policy
-            x = [repair_nonfinite(s, policy) if policy != "error" and not np.isfinite(s).all() else s for s in series]
-            if len({s.shape[-1] for s in x}) == 1:
-                x = np.stack(x)
-            ids = [f"{self.dataset}_{split.lower()}_{i}" for i in range(len(x))]
-            splits[split] = Split(x, y, ids)
-        train = splits["TRAIN"]
-        tr, va, _ = split_indices(train.targets, (self.val_fraction, 0.0), self.seed)
-        take = (lambda s, idx: s[idx]) if isinstance(train.signals, np.ndarray) else (
-            lambda s, idx: [s[i] for i in idx])
-        return {
-            "train": Split(take(train.signals, tr), train.targets[tr], [train.ids[i] for i in tr]),
-            "val": Split(take(train.signals, va), train.targets[va], [train.ids[i] for i in va]),
-            "test": splits["TEST"],
-        }
+    def source_name(self, split: str) -> str:
+        return str(self._file(split))
 
-    @property
-    def has_val_split(self) -> bool:
-        return self.val_fraction > 0
-
-    def val_dataloader(self):
-        # No validation split requested: Lightning skips validation on an empty list.
-        return super().val_dataloader() if "val" in self.datasets else []
+    def raw_series(self) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+        return {split: (series, labels) for split, (series, labels, _) in self._raw.items()}
 
 
 def _label_sort_key(label: str) -> tuple[int, float, str]:

@@ -1,0 +1,91 @@
+"""The scikit-learn estimator: the API contract (clone, params, checks), search, persistence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import fixture
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils import estimator_checks
+
+from ts_resnet.sklearn import MultiScaleResNetClassifier
+
+
+def _toy(n: int = 40, length: int = 60, seed: int = 0, channels: int | None = None):
+    """Two classes a network learns in a few steps: a slow and a fast sine, random phase."""
+    rng = np.random.default_rng(seed)
+    y = np.array(["slow", "fast"] * (n // 2))
+    t = np.arange(length) / length
+    f = np.where(y == "slow", 2.0, 7.0)[:, None]
+    x = np.sin(2 * np.pi * (f * t + rng.random((n, 1)))) + 0.1 * rng.normal(size=(n, length))
+    if channels:
+        x = np.repeat(x[:, None, :], channels, axis=1)
+    return x.astype(np.float32), y
+
+
+def test_params_round_trip_and_clone():
+    est = MultiScaleResNetClassifier(max_steps=7, lr=0.01, kernel_sizes=(3, 5), random_state=3)
+    params = est.get_params()
+    assert params["max_steps"] == 7 and params["kernel_sizes"] == (3, 5)
+    twin = clone(est)
+    assert twin.get_params() == params and twin is not est
+    twin.set_params(lr=0.5, batch_size=8)
+    assert twin.lr == 0.5 and twin.batch_size == 8 and est.lr == 0.01
+
+
+@pytest.mark.parametrize("check", [
+    "check_no_attributes_set_in_init", "check_parameters_default_constructible", "check_get_params_invariance",
+    "check_set_params", "check_estimators_unfitted", "check_fit2d_predict1d", "check_classifiers_one_label",
+    "check_n_features_in", "check_estimators_dtypes", "check_fit_score_takes_y", "check_dont_overwrite_parameters",
+    "check_estimators_empty_data_messages", "check_classifier_data_not_an_array",
+])
+def test_sklearn_estimator_checks(check):
+    # two fits on the same data must predict alike: past the near-chance first steps, where float
+    # rounding between runs could flip a 0.5-ish probability
+    steps = 40 if check == "check_classifier_data_not_an_array" else 2
+    est = MultiScaleResNetClassifier(max_steps=steps, batch_size=8, random_state=0)
+    getattr(estimator_checks, check)(type(est).__name__, est)
+
+
+def test_fit_predict_any_labels_and_multichannel():
+    x, y = _toy()
+    est = MultiScaleResNetClassifier(max_steps=60, random_state=0).fit(x, y)
+    assert list(est.classes_) == ["fast", "slow"] and est.n_features_in_ == 60
+    proba = est.predict_proba(x)
+    assert proba.shape == (40, 2) and np.allclose(proba.sum(1), 1)
+    assert est.score(x, y) >= 0.9  # a separable toy set, well above the 0.5 of chance
+    x3, y3 = _toy(channels=3, seed=1)
+    est3 = MultiScaleResNetClassifier(max_steps=5, random_state=0).fit(x3, (y3 == "slow").astype(int))
+    assert est3.n_channels_ == 3 and est3.predict(x3).shape == (40,)
+    with pytest.raises(ValueError, match="channels"):
+        est3.predict(x)
+
+
+def test_saved_and_loaded_estimator_predict_the_same(tmp_path):
+    from ts_resnet.inference import load_classifier
+
+    x, y = _toy()
+    est = MultiScaleResNetClassifier(max_steps=10, random_state=0).fit(x, y)
+    path = est.save(tmp_path / "toy.ckpt")
+    back = MultiScaleResNetClassifier.load(path)
+    np.testing.assert_array_equal(back.predict(x), est.predict(x))
+    np.testing.assert_allclose(back.predict_proba(x), est.predict_proba(x), atol=1e-6)
+    assert back.get_params() == est.get_params()
+    assert load_classifier(path).class_names == ["fast", "slow"]  # classify reads the same file
+    with pytest.raises(FileExistsError):
+        est.save(path)
+
+
+def test_grid_search_on_a_ucr_set():
+    from ts_resnet.data import read_ucr_tsv
+
+    root = fixture("ucr")
+    x, y = read_ucr_tsv(root / "ItalyPowerDemand" / "ItalyPowerDemand_TRAIN.tsv")
+    x = np.stack(x)[:, 0]
+    search = GridSearchCV(MultiScaleResNetClassifier(max_steps=20, random_state=0), {"lr": [1e-3, 1e-2]}, cv=2)
+    search.fit(x, np.array(y))
+    scores = search.cv_results_["mean_test_score"]
+    assert len(scores) == 2 and search.best_score_ == scores.max()
+    assert search.best_params_["lr"] == [1e-3, 1e-2][int(np.argmax(scores))]
+    assert set(search.predict(x)) <= {"1", "2"}  # refitted on all of TRAIN with the best value

@@ -1,0 +1,208 @@
+"""Rate-less series (UCR/UEA archives, NumPy arrays): the archive recipe's data rules in one place.
+
+:class:`SeriesDataModule` turns labelled series into splits the way ``configs/ucr.yaml``'s recipe
+needs, from what is known before training: a batch size from the number of training series
+(:func:`auto_batch_size`), an integer ``decimate`` factor for long series (``max_length``) that is
+lowered while it would filter away more than ``1 - keep_energy`` of the training series' spectral
+energy, NaN repair and normalisation through the shared :class:`~ts_resnet.data.transforms.Preprocessor`
+(whose settings go into the checkpoint, so ``classify`` replays them).  :class:`UCRDataModule` reads
+the archive files; :class:`ArrayDataModule` takes arrays (the scikit-learn estimator uses it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..records import Record
+from ..transforms import PreprocessConfig
+from .base import DatasetInfo, SignalDataModule, Split, split_indices
+
+
+def auto_batch_size(n_train: int) -> int:
+    """Batch size from the number of training series: small sets take small batches (more, noisier
+    steps per epoch, which regularises), large ones larger batches (fewer steps per epoch)."""
+    for limit, size in ((200, 16), (1000, 32), (4000, 64)):
+        if n_train <= limit:
+            return size
+    return 128
+
+
+def energy_below(series: list[np.ndarray], max_factor: int) -> dict[int, float]:
+    """``{q: fraction of spectral energy below 1 / (2q) cycles per sample}`` for q = 1..max_factor,
+    averaged over the (z-normalised, NaN-zeroed) series and their channels; the DC term is left out."""
+    kept = {q: 0.0 for q in range(1, max_factor + 1)}
+    for s in series:
+        s = np.nan_to_num(np.asarray(s, dtype=np.float64))
+        s = (s - s.mean(-1, keepdims=True)) / (s.std(-1, keepdims=True) + 1e-8)
+        power = np.abs(np.fft.rfft(s, axis=-1)) ** 2  # (C, T // 2 + 1), bin k = k / T cycles/sample
+        total = power[:, 1:].sum(-1) + 1e-12
+        n_bins = power.shape[-1]
+        for q in kept:
+            cut = max(2, int(np.ceil(n_bins / q)))
+            kept[q] += float(np.mean(power[:, 1:cut].sum(-1) / total)) / len(series)
+    return kept
+
+
+class SeriesDataModule(SignalDataModule):
+    """Base for labelled series without a sampling rate; subclasses implement :meth:`raw_series`.
+
+    Args:
+        val_fraction: share of TRAIN held out (stratified) for validation; 0 = train on all of it.
+        max_length: series longer than this are shortened by the smallest integer ``decimate`` factor
+            (anti-aliased, ``scipy.signal.resample_poly``) that brings the longest training series to at
+            most ``max_length`` samples; stored in the preprocessing, so ``classify`` does the same.
+            None = keep every sample. Ignored when ``preprocess.decimate`` is set explicitly (> 1).
+        keep_energy: the factor is lowered until the training series (z-normalised, mean over series)
+            keep at least this fraction of their spectral energy below the new Nyquist frequency:
+            a set whose information sits in fast oscillations is not low-pass filtered away.
+        batch_size: records per batch; None = a rule from the number of training series
+            (:func:`auto_batch_size`: 16 up to 200 series, 32 up to 1,000, 64 up to 4,000, else 128).
+    """
+
+    def __init__(self, *, val_fraction: float = 0.0, max_length: int | None = None, keep_energy: float = 0.95,
+                 batch_size: int | None = 32, **kwargs: Any) -> None:
+        if max_length is not None and max_length < 8:
+            raise ValueError(f"max_length must be >= 8 samples (or None), got {max_length}")
+        if not 0.0 <= keep_energy <= 1.0:
+            raise ValueError(f"keep_energy must be in [0, 1], got {keep_energy}")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        self.val_fraction = val_fraction
+        self.max_length = max_length
+        self.keep_energy = keep_energy
+        self.auto_batch = batch_size is None
+        super().__init__(batch_size=batch_size or 32, **kwargs)
+
+    def raw_series(self) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+        """``{"TRAIN": (series, labels), "TEST": ...}``: ``(C, T_i)`` float arrays and label strings
+        (TEST may be absent)."""
+        raise NotImplementedError
+
+    def source_name(self, split: str) -> str:
+        """What error messages call a split's origin (a file name, ``"arrays"``)."""
+        return split
+
+    def load_splits(self) -> dict[str, Split]:
+        names = self.class_names
+        raw = self.raw_series()
+        train_series = raw["TRAIN"][0]
+        if self.auto_batch:
+            self.batch_size = auto_batch_size(len(train_series))
+        if self.max_length is not None and self.preprocess.decimate == 1:
+            longest = max(s.shape[-1] for s in train_series)
+            factor = -(-longest // self.max_length)  # ceil
+            if factor > 1:
+                kept = energy_below(train_series, factor)
+                while factor > 1 and kept[factor] < self.keep_energy:
+                    factor -= 1
+            if factor > 1:
+                self.preprocess = self.preprocess.replace(decimate=factor)
+                self.__dict__.pop("preprocessor", None)
+        channels = self.info.channels
+        splits = {}
+        for split, (series, labels) in raw.items():
+            source = self.source_name(split)
+            unknown = sorted(set(labels) - set(names))
+            if unknown:
+                raise ValueError(f"{source}: labels {unknown} not among the training classes {names}")
+            y = np.array([names.index(lab) for lab in labels], dtype=np.int64)
+            # No sampling rate: 1 Hz stands in (only the rate-free steps apply).
+            x = [self.preprocessor(Record(np.asarray(s, dtype=np.float32), 1.0, channels,
+                                          id=f"{source}, series {i + 1}"), normalize=False)
+                 for i, s in enumerate(series)]
+            if len({s.shape for s in x}) == 1:
+                x = np.stack(x)
+            ids = [f"{self.id_prefix}_{split.lower()}_{i}" for i in range(len(x))]
+            splits[split] = Split(x, y, ids)
+        train = splits["TRAIN"]
+        tr, va, _ = split_indices(train.targets, (self.val_fraction, 0.0), self.seed)
+        out = {"train": _take(train, tr), "val": _take(train, va)}
+        if "TEST" in splits:
+            out["test"] = splits["TEST"]
+        return out
+
+    id_prefix = "series"
+
+    @property
+    def has_val_split(self) -> bool:
+        return self.val_fraction > 0
+
+    def val_dataloader(self):
+        # No validation split requested: Lightning skips validation on an empty list.
+        return super().val_dataloader() if "val" in self.datasets else []
+
+
+def _take(split: Split, idx: np.ndarray) -> Split:
+    signals = split.signals[idx] if isinstance(split.signals, np.ndarray) else [split.signals[i] for i in idx]
+    return Split(signals, split.targets[idx], [split.ids[i] for i in idx])
+
+
+class ArrayDataModule(SeriesDataModule):
+    """Series held in memory: ``x`` of shape ``(n, T)`` or ``(n, C, T)`` (the aeon/sktime layout) or a
+    list of ``(C, T_i)`` arrays, with one label per series (any type; names via ``str``).
+
+    Args:
+        x: training series.
+        y: training labels.
+        x_test: optional test series (labels ``y_test``).
+        y_test: labels of ``x_test``.
+        class_names: label order (default: sorted training labels).
+        normalize: ``"zscore"`` per series (UCR convention) or ``"dataset"`` per-channel statistics.
+    """
+
+    id_prefix = "array"
+
+    def __init__(self, x: Any, y: Any, *, x_test: Any = None, y_test: Any = None,
+                 class_names: list[str] | None = None, normalize: str = "zscore", **kwargs: Any) -> None:
+        self._x = as_series(x, "x")
+        self._y = [str(v) for v in np.asarray(y).tolist()]
+        if len(self._x) != len(self._y):
+            raise ValueError(f"x has {len(self._x)} series, y has {len(self._y)} labels")
+        self._test = None
+        if x_test is not None:
+            xt = as_series(x_test, "x_test")
+            yt = [str(v) for v in np.asarray(y_test).tolist()] if y_test is not None else [self._y[0]] * len(xt)
+            self._test = (xt, yt)
+        self._class_names = class_names or sorted(set(self._y))
+        self._normalize = normalize
+        super().__init__(**kwargs)
+
+    def default_preprocess(self) -> PreprocessConfig:
+        return PreprocessConfig(normalize=self._normalize, nan_policy="interpolate")
+
+    def describe(self) -> DatasetInfo:
+        n_ch = self._x[0].shape[0]
+        return DatasetInfo(list(self._class_names), "multiclass",
+                           [f"dim{i}" for i in range(n_ch)] if n_ch > 1 else ["ch0"], None)
+
+    def source_name(self, split: str) -> str:
+        return "x" if split == "TRAIN" else "x_test"
+
+    def raw_series(self) -> dict[str, tuple[list[np.ndarray], list[str]]]:
+        raw = {"TRAIN": (self._x, self._y)}
+        if self._test is not None:
+            raw["TEST"] = self._test
+        return raw
+
+
+def as_series(x: Any, name: str = "X") -> list[np.ndarray]:
+    """``(n, T)``, ``(n, C, T)`` or a list of ``(T,)``/``(C, T_i)`` arrays -> list of float32 ``(C, T_i)``."""
+    if isinstance(x, (list, tuple)):
+        out = [np.atleast_2d(np.asarray(s, dtype=np.float32)) for s in x]
+        if any(s.ndim != 2 for s in out):
+            raise ValueError(f"{name}: every series must be 1-D (T,) or 2-D (channels, T)")
+    else:
+        arr = np.asarray(x, dtype=np.float32)
+        if arr.ndim == 2:
+            arr = arr[:, None, :]
+        if arr.ndim != 3:
+            hint = " (one series? Reshape your data with x.reshape(1, -1))" if arr.ndim == 1 else ""
+            raise ValueError(f"{name}: expected shape (n_series, T) or (n_series, channels, T), got {arr.shape}{hint}")
+        out = list(arr)
+    if not out:
+        raise ValueError(f"{name}: no series")
+    if len({s.shape[0] for s in out}) != 1:
+        raise ValueError(f"{name}: series have different numbers of channels")
+    return out

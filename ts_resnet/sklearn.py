@@ -1,0 +1,227 @@
+"""A scikit-learn classifier over the UCR recipe: ``fit(X, y)``, ``predict``, ``predict_proba``.
+
+    from ts_resnet.sklearn import MultiScaleResNetClassifier
+    clf = MultiScaleResNetClassifier(max_steps=1000, random_state=0).fit(X_train, y_train)   # X: (n, T) or (n, C, T)
+    clf.score(X_test, y_test); clf.save("model.ckpt"); MultiScaleResNetClassifier.load("model.ckpt")
+
+Training runs through the same :class:`~ts_resnet.module.SignalClassifier` and Lightning loop as
+``ts-resnet fit -c configs/ucr.yaml`` (same network preset, step budget, batch-size and decimation
+rules, augmentation); prediction through the same inference path as ``ts-resnet classify``
+(:class:`~ts_resnet.inference.Classifier`).  Every hyper-parameter is a plain constructor argument, so
+``clone``, ``GridSearchCV``, ``cross_val_score`` and ``Pipeline`` work.  ``save`` writes a checkpoint
+that ``ts-resnet classify`` and :func:`~ts_resnet.load_classifier` read as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from .data.modules.series import ArrayDataModule, as_series
+from .data.records import Record
+from .data.transforms import Augment
+
+_QUIET_LOGGERS = ("lightning.pytorch", "lightning.fabric", "pytorch_lightning")
+
+
+class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
+    """Multi-scale residual network classifier for equal- or variable-length series.
+
+    Args:
+        arch: network preset (``ts_resnet.list_models()``); the UCR recipe's by default.
+        kernel_sizes: override the preset's branch kernel lengths (None = the preset's).
+        max_steps: optimisation steps (the recipe counts steps, not epochs).
+        lr: peak learning rate of the one-cycle schedule (AdamW).
+        weight_decay: AdamW weight decay (not on norms and biases).
+        batch_size: None = 16/32/64/128 by the number of training series.
+        max_length: decimate series longer than this (None = never); see ``UCRDataModule``.
+        normalize: ``"zscore"`` per series (UCR convention) or ``"dataset"`` per-channel statistics.
+        augment_scale: amplitude scaling augmentation (fraction).
+        augment_noise: Gaussian noise augmentation (standard deviation, normalised units).
+        random_state: seed of initialisation, batching and augmentation (None = 0).
+        device: ``"auto"``, ``"cpu"`` or ``"gpu"``.
+        verbose: show Lightning's progress bar and messages.
+    """
+
+    def __init__(self, arch: str = "msresnet_ucr", kernel_sizes: tuple[int, ...] | None = None, max_steps: int = 1000,
+                 lr: float = 3e-3, weight_decay: float = 0.05, batch_size: int | None = None,
+                 max_length: int | None = 256, normalize: str = "zscore", augment_scale: float = 0.1,
+                 augment_noise: float = 0.02, random_state: int | None = None, device: str = "auto",
+                 verbose: bool = False) -> None:
+        self.arch = arch
+        self.kernel_sizes = kernel_sizes
+        self.max_steps = max_steps
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.normalize = normalize
+        self.augment_scale = augment_scale
+        self.augment_noise = augment_noise
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    # ---- training ------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any) -> MultiScaleResNetClassifier:
+        import lightning as L
+
+        from .inference import Classifier
+        from .module import SignalClassifier
+
+        series = self._series(X, reset=True)
+        y = np.asarray(y)
+        if y.ndim != 1 or len(y) != len(series):
+            raise ValueError(f"y must be 1-D with one label per series ({len(series)}), got shape {y.shape}")
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(f"need at least 2 classes to fit a classifier, got {len(self.classes_)}")
+        index = np.searchsorted(self.classes_, y)
+        names = [str(i) for i in range(len(self.classes_))]  # labels of any type: indices internally
+        seed = 0 if self.random_state is None else int(self.random_state)
+        dm = ArrayDataModule(series, index, class_names=names, normalize=self.normalize, batch_size=self.batch_size,
+                             max_length=self.max_length, augment=Augment(scale=self.augment_scale,
+                                                                         noise_std=self.augment_noise), seed=seed)
+        options = {"kernel_sizes": list(self.kernel_sizes)} if self.kernel_sizes else None
+        module = SignalClassifier(arch=self.arch, arch_options=options, num_classes=len(names),
+                                  in_channels=series[0].shape[0], task="multiclass", class_names=names, lr=self.lr,
+                                  weight_decay=self.weight_decay)
+        with _quiet(not self.verbose):
+            L.seed_everything(seed, workers=True, verbose=False)
+            trainer = L.Trainer(max_steps=self.max_steps, max_epochs=None, accelerator=self.device, devices=1,
+                                logger=False, enable_checkpointing=False, enable_progress_bar=self.verbose,
+                                enable_model_summary=False, num_sanity_val_steps=0)
+            trainer.fit(module, datamodule=dm)
+        module.eval()
+        self.module_ = module
+        self.classifier_ = Classifier(module.net.eval(), module.inference_meta())
+        return self
+
+    # ---- prediction ----------------------------------------------------------------------------
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "classifier_")
+        series = self._series(X, reset=False)
+        clf = self.classifier_
+        pre = _preprocessor(clf)
+        windows = [clf.windows(Record(s, 1.0, clf.channels), pre) for s in series]
+        # series whose windows share a shape share a batch (variable-length sets)
+        order = sorted(range(len(windows)), key=lambda i: windows[i].shape)
+        groups, current = [], []
+        for i in order:
+            if current and (len(current) == 256 or windows[current[0]].shape[1:] != windows[i].shape[1:]):
+                groups.append(current)
+                current = []
+            current.append(i)
+        groups.append(current)
+        probs = clf.predict_windows([[windows[i] for i in g] for g in groups], device="cpu")
+        out = np.empty((len(windows), len(self.classes_)), dtype=np.float64)
+        out[[i for g in groups for i in g]] = np.stack(probs)
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "classifier_")
+        return self.classes_[self.predict_proba(X).argmax(1)]
+
+    # ---- persistence ---------------------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        """A ``.ckpt`` model file: the network, its card (preprocessing, classes) and these
+        hyper-parameters; plain data only, loadable with ``torch.load(weights_only=True)``."""
+        check_is_fitted(self, "classifier_")
+        p = Path(path)
+        if p.exists():
+            raise FileExistsError(f"{p} exists; not overwriting")
+        meta = dict(self.classifier_.meta)
+        meta["class_names"] = [str(c) for c in self.classes_]
+        torch.save({"state_dict": {f"net.{k}": v for k, v in self.classifier_.net.state_dict().items()},
+                    "ts_resnet": meta, "sklearn": {"params": self.get_params(), "classes": self.classes_.tolist()}}, p)
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path) -> MultiScaleResNetClassifier:
+        from .inference import load_classifier
+
+        clf = load_classifier(path)
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+        extra = raw.get("sklearn", {})
+        est = cls(**extra.get("params", {}))
+        est.classes_ = np.asarray(extra.get("classes", clf.class_names))
+        meta = dict(clf.meta)
+        meta["class_names"] = [str(i) for i in range(len(est.classes_))]
+        from .inference import Classifier
+
+        est.classifier_ = Classifier(clf.net, meta)
+        est.n_features_in_ = None
+        return est
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _series(self, X: Any, *, reset: bool) -> list[np.ndarray]:
+        if X is None:
+            raise ValueError("X is None; expected an array (n_series, T) or (n_series, channels, T)")
+        if not isinstance(X, (list, tuple)):
+            X = np.asarray(X)
+        two_d = not isinstance(X, (list, tuple)) and X.ndim == 2
+        try:
+            series = as_series(X, "X")
+        except (TypeError, ValueError) as e:
+            raise ValueError(str(e)) from None
+        if min(s.shape[-1] for s in series) == 0:
+            raise ValueError(f"0 feature(s) (shape={getattr(X, 'shape', len(X))}) while a minimum of 1 is required: "
+                             "series need at least one time step")
+        if any(not np.isfinite(s).any() for s in series):
+            raise ValueError("X holds a series with no finite value")
+        if np.isinf(np.concatenate([s.ravel() for s in series])).any():
+            raise ValueError("X contains infinity (NaN gaps are interpolated; infinite values are not)")
+        shape = series[0].shape
+        if reset:
+            self.n_channels_ = shape[0]
+            # scikit-learn's convention for 2-D input: features = time steps
+            self.n_features_in_ = shape[-1] if two_d else None
+        elif shape[0] != getattr(self, "n_channels_", shape[0]):
+            raise ValueError(f"X has {shape[0]} channels; the model was fitted on {self.n_channels_}")
+        elif self.n_features_in_ is not None and two_d and shape[-1] != self.n_features_in_:
+            raise ValueError(f"X has {shape[-1]} features (time steps), but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        return series
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN gaps are interpolated, as in the archives
+        tags.non_deterministic = self.device != "cpu"
+        return tags
+
+
+def _preprocessor(clf: Any) -> Any:
+    from .data.transforms import Preprocessor
+
+    return Preprocessor(clf.preprocess_config())
+
+
+class _quiet:
+    """Silence Lightning's info messages and warnings during a fit (``verbose=False``)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        if self.enabled:
+            self.levels = {name: logging.getLogger(name).level for name in _QUIET_LOGGERS}
+            for name in _QUIET_LOGGERS:
+                logging.getLogger(name).setLevel(logging.ERROR)
+            self.warnings = warnings.catch_warnings()
+            self.warnings.__enter__()
+            warnings.simplefilter("ignore")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self.warnings.__exit__(*exc)
+            for name, level in self.levels.items():
+                logging.getLogger(name).setLevel(level)
