@@ -30,7 +30,8 @@ def test_quickstart():
 
 def test_benchmark_speed(tmp_path):
     out = tmp_path / "speed.json"
-    rows = load("benchmark_speed").main(["--models", "msresnet_tiny", "--batch", "4", "--length", "256",
+    # 512 samples: MSResNet's unpadded k5/k7 streams shrink the series and need that much
+    rows = load("benchmark_speed").main(["--models", "msresnet_tiny", "--batch", "2", "--length", "512",
                                          "--min-time", "0.05", "--threads", "1", "--json", str(out)])
     assert json.loads(out.read_text()) == rows
     by = {r["model"]: r for r in rows}
@@ -91,10 +92,15 @@ def test_benchmark_ucr_summary_counts_wins_and_ranks():
     ]
     published = {"A": {"ResNet": 91.0, "InceptionTime": 91.0}, "B": {"ResNet": 80.0, "InceptionTime": 85.0}}
     text = bench.summarize(rows, published, ["A", "B"])
-    assert "mean accuracy ours           85.50% over 2 sets" in text
-    assert "ours vs MiniRocket     wins/ties/losses 1/0/1" in text
-    assert "ours vs ResNet         wins/ties/losses 0/2/0" in text  # A: 91 vs 91, B: 80 vs 80
-    assert "ours vs InceptionTime  wins/ties/losses 0/1/1" in text
+    import re
+
+    def has(pattern: str) -> bool:
+        return re.search(pattern, text) is not None
+
+    assert has(r"mean accuracy ours\s+85\.50% over 2 sets") and has(r"mean accuracy MiniRocket\s+82\.50%")
+    assert has(r"ours vs MiniRocket\s+wins/ties/losses 1/0/1")
+    assert has(r"ours vs ResNet\s+wins/ties/losses 0/2/0")  # A: 91 vs 91, B: 80 vs 80
+    assert has(r"ours vs InceptionTime\s+wins/ties/losses 0/1/1")
     # A: MiniRocket 1, ours/ResNet/IT tie at 91 -> 3 each; B: IT 1, ours/ResNet 2.5, MiniRocket 4
     assert "mean rank ours 2.75, MiniRocket 2.50, ResNet 2.75, InceptionTime 2.00" in text
     assert "median wall s per set (ours, fit + test) 35" in text

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
 from .metrics import HEADLINE, make_metrics
@@ -204,8 +205,6 @@ class SignalClassifier(L.LightningModule):
     def configure_callbacks(self) -> list[L.Callback]:
         """Checkpoint on the headline validation metric (and keep ``last.ckpt`` for resuming), unless
         the user configured a monitored ModelCheckpoint of their own."""
-        from lightning.pytorch.callbacks import ModelCheckpoint
-
         has_val = True
         if self._trainer is not None:
             existing = [c for c in self.trainer.callbacks if isinstance(c, ModelCheckpoint)]
@@ -214,8 +213,8 @@ class SignalClassifier(L.LightningModule):
             dm = getattr(self.trainer, "datamodule", None)
             has_val = bool(getattr(dm, "has_val_split", True)) and self.trainer.limit_val_batches != 0
         monitor = f"val/{HEADLINE[self.task]}" if has_val else None
-        return [ModelCheckpoint(monitor=monitor, mode="max", save_last=True,
-                                filename="best-{epoch}" if monitor else "{epoch}-{step}")]
+        return [BestAndLastCheckpoint(monitor=monitor, mode="max", save_last=True,
+                                      filename="best-{epoch}" if monitor else "{epoch}-{step}")]
 
     # ---- checkpoint contents -------------------------------------------------------------------
     def on_fit_start(self) -> None:
@@ -250,6 +249,29 @@ class SignalClassifier(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["ts_resnet"] = self.inference_meta()
+
+
+class BestAndLastCheckpoint(ModelCheckpoint):
+    """A ModelCheckpoint whose ``last.ckpt`` follows every epoch, as before Lightning 2.6.
+
+    Since 2.6, ``save_last=True`` rewrites ``last.ckpt`` only when a top-k checkpoint is written in the
+    same step, so once the monitored metric stops improving ``last.ckpt`` goes stale and a resumed run
+    silently restarts from an old epoch.  Here ``last.ckpt`` is refreshed at every save point
+    (validation end, or train-epoch end when there is no validation)."""
+
+    def _refresh_last(self, trainer: L.Trainer) -> None:
+        if self.save_last and self._last_global_step_saved != trainer.global_step:
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_skip_saving_checkpoint(trainer) and not self._should_save_on_train_epoch_end(trainer):
+            self._refresh_last(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        if not self._should_skip_saving_checkpoint(trainer) and self._should_save_on_train_epoch_end(trainer):
+            self._refresh_last(trainer)
 
 
 def _jsonable(value: Any) -> Any:
