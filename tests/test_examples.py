@@ -20,7 +20,8 @@ def load(name: str):
 
 
 def test_every_example_is_covered():
-    assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers"}
+    assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers",
+                                                         "compare_presets"}
 
 
 def test_quickstart():
@@ -52,6 +53,15 @@ def test_benchmark_gpu_script_runs_on_cpu(tmp_path):
     assert r["train_records"] == 32 and r["epoch_s"] > 0 and r["samples_s"] > 0 and r["infer_records_s"] > 0
     assert 0 < r["busy_fraction_steps"] <= 1
     assert json.loads(out.read_text())[0]["batch_size"] == 8
+
+
+def test_compare_presets_runs(tmp_path):
+    rows = load("compare_presets").main(["--presets", "msresnet_tiny", "--ucr-root", str(fixture("ucr")),
+                                         "--ucr-sets", "GunPoint", "--ucr-steps", "3", "--records", "40",
+                                         "--epochs", "1", "--json", str(tmp_path / "p.json")])
+    assert [r["metric"] for r in rows] == ["test acc %", "test macro AUROC"]
+    assert 0 <= rows[0]["value"] <= 100 and 0 <= rows[1]["value"] <= 1
+    assert json.loads((tmp_path / "p.json").read_text()) == rows
 
 
 def test_peers_match_their_published_shapes():
