@@ -281,3 +281,24 @@ def test_fuse_convs_default_rule():
     assert MultiScaleBlock1d(16, 16, kernel_sizes=(9, 19, 39)).fused is None
     assert MultiScaleBlock1d(16, 16, kernel_sizes=(5,)).fused is None  # one branch: nothing to fuse
     assert MultiScaleBlock1d(16, 16, kernel_sizes=(9, 19, 39), fuse_convs=True).fused is not None
+
+
+@pytest.mark.parametrize("name", ["msresnet_ecg", "msresnet50", "msresnet_ucr"])
+def test_folded_batchnorm_gives_the_same_outputs(name):
+    import copy
+
+    from ts_resnet.layers import fold_batchnorm
+
+    model = build(name, "concat", zero_init_last=False)
+    for m in model.modules():  # trained-looking statistics, not the initial 0/1
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            nn.init.uniform_(m.bias, -0.2, 0.2)
+    model.eval()
+    folded = fold_batchnorm(copy.deepcopy(model))
+    assert not any(isinstance(m, nn.BatchNorm1d) for m in folded.modules())
+    x = torch.randn(2, 12, 500)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)

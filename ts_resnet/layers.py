@@ -415,8 +415,31 @@ class GlobalPool1d(nn.Module):
         return torch.cat([avg, mx], dim=1)
 
 
+@torch.no_grad()
+def fold_batchnorm(net: nn.Module) -> nn.Module:
+    """Fold every ``ConvNormAct1d``'s BatchNorm into its convolution, in place, for inference.
+
+    In eval mode BatchNorm is an affine map per channel, ``y = (x - mean) * g / sqrt(var + eps) + b``,
+    so it can live in the convolution's weights and bias: one pass over memory fewer per layer, same
+    outputs (to float rounding).  Only for inference: the result has no norms to train, and its state
+    dict no longer matches the unfolded architecture (export and explain use the unfolded network).
+    """
+    for m in net.modules():
+        if isinstance(m, ConvNormAct1d) and isinstance(m[1], nn.BatchNorm1d) and m[1].track_running_stats:
+            conv, bn = m[0], m[1]
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            bias = bn.bias - bn.running_mean * scale
+            if conv.bias is not None:
+                bias = bias + conv.bias * scale
+            conv.weight.mul_(scale.view(-1, 1, 1))
+            conv.bias = nn.Parameter(bias)
+            m[1] = nn.Identity()
+    return net.eval()
+
+
 __all__ = [
     "ConvNormAct1d",
+    "fold_batchnorm",
     "MultiKernelConv1d",
     "DropPath",
     "GlobalPool1d",

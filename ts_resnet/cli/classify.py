@@ -184,6 +184,9 @@ def _run(args: argparse.Namespace) -> int:
         clf = load_classifier(args.checkpoint)
     except ModelFileError as e:
         raise CLIError(str(e)) from None
+    from ..layers import fold_batchnorm
+
+    fold_batchnorm(clf.net)  # inference only: BatchNorm folded into the convolutions
     thresholds = _thresholds(args, clf.class_names)
     device = pick_device(args.device)
     paths = find_records(args.paths)
