@@ -130,12 +130,6 @@ class SelectiveKernelAttention(nn.Module):
         return (branches * a.softmax(dim=1)).sum(1)
 
 
-def fused_kernel_cost(kernel_sizes: Sequence[int]) -> float:
-    """Multiply-adds of one convolution of length ``max(k)`` for every branch, relative to separate
-    convolutions of their own lengths (1.4 for 3/5/7, 1.75 for 9/19/39)."""
-    return len(kernel_sizes) * max(kernel_sizes) / sum(kernel_sizes)
-
-
 class MultiKernelConv1d(nn.Module):
     """The first convolution of every branch, run as *one* convolution.
 
@@ -178,10 +172,10 @@ class _MultiScaleResidual(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int, stride: int, *, kernel_sizes: Sequence[int], fusion: Fusion,
                  se: bool, drop_path: float, avg_down: bool, norm_layer: type[nn.Module],
-                 act_layer: type[nn.Module], fuse_convs: bool | None = None) -> None:
+                 act_layer: type[nn.Module], fuse_convs: bool = False) -> None:
         super().__init__()
         _check_kernels(kernel_sizes)
-        self.fuse_convs = (fused_kernel_cost(kernel_sizes) <= 1.5) if fuse_convs is None else fuse_convs
+        self.fuse_convs = bool(fuse_convs)
         self.fused: MultiKernelConv1d | None = None
         if fusion not in ("concat", "sum", "attention"):
             raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {fusion!r}")
@@ -245,8 +239,8 @@ class MultiScaleBlock1d(_MultiScaleResidual):
     every branch must end at ``out_ch`` channels so they can be added; only the inner width shrinks.
 
     ``fuse_convs``: run the branches' first convolutions as one (:class:`MultiKernelConv1d`; same
-    outputs, same weights).  None = when the zero-padded kernels cost at most 1.5x the separate ones
-    (3/5/7: yes; 9/19/39: no).
+    outputs, same weights).  Off by default: on CPU (oneDNN, torch 2.14) it was not faster for whole
+    networks (BENCHMARKS.md); it is there to be measured per device.
     """
 
     expansion = 1
@@ -265,7 +259,7 @@ class MultiScaleBlock1d(_MultiScaleResidual):
         avg_down: bool = False,
         norm_layer: type[nn.Module] = nn.BatchNorm1d,
         act_layer: type[nn.Module] = nn.ReLU,
-        fuse_convs: bool | None = None,
+        fuse_convs: bool = False,
     ) -> None:
         super().__init__(in_ch, out_ch, stride, kernel_sizes=kernel_sizes, fusion=fusion, se=se, drop_path=drop_path,
                          avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer, fuse_convs=fuse_convs)
@@ -328,7 +322,7 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
         avg_down: bool = False,
         norm_layer: type[nn.Module] = nn.BatchNorm1d,
         act_layer: type[nn.Module] = nn.ReLU,
-        fuse_convs: bool | None = None,
+        fuse_convs: bool = False,
     ) -> None:
         super().__init__(in_ch, out_ch, stride, kernel_sizes=kernel_sizes, fusion=fusion, se=se, drop_path=drop_path,
                          avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer, fuse_convs=fuse_convs)

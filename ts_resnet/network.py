@@ -49,8 +49,8 @@ class MultiScaleResNet1d(nn.Module):
             output shapes match starts as the identity (He et al. 2016; Goyal et al. 2017 report
             +0.2-0.3% top-1 on ImageNet from it).
         fuse_convs: compute the first convolution of all branches of a block as one convolution
-            (kernels zero-padded to the longest; same weights, same outputs). None = where that costs at
-            most 1.5x the multiply-adds of separate convolutions (3/5/7 yes, 9/19/39 no).
+            (kernels zero-padded to the longest; same weights, same state dict, same outputs). Off by
+            default: not faster for whole networks on CPU in BENCHMARKS.md; measure it on your device.
     """
 
     def __init__(
@@ -77,7 +77,7 @@ class MultiScaleResNet1d(nn.Module):
         norm_layer: type[nn.Module] = nn.BatchNorm1d,
         act_layer: type[nn.Module] = nn.ReLU,
         zero_init_last: bool = True,
-        fuse_convs: bool | None = None,
+        fuse_convs: bool = False,
     ) -> None:
         super().__init__()
         if in_ch < 1:
