@@ -88,10 +88,11 @@ def run_minirocket(root: str, dataset: str, seed: int) -> dict:
 
     # MiniRocket takes equal-length input without NaN: variable-length sets are zero-padded to the
     # longest series of TRAIN and TEST together
-    length = max(s.shape[-1] for split in ("TRAIN", "TEST") for s in dm._raw[split][0])
+    raw = dm.raw_series()
+    length = max(s.shape[-1] for series, _ in raw.values() for s in series)
 
     def arrays(split: str) -> tuple[np.ndarray, np.ndarray]:
-        series, labels, _ = dm._raw[split]
+        series, labels = raw[split]
         x = np.zeros((len(series), series[0].shape[0], length), dtype=np.float64)
         for i, s in enumerate(series):
             s = np.nan_to_num(s.astype(np.float64))

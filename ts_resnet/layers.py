@@ -137,9 +137,9 @@ class MultiKernelConv1d(nn.Module):
     zero-pads each kernel to the longest length and concatenates them along the output channels, so
     one wide convolution does the work of ``n`` narrow ones.  A length-``k`` kernel centred in ``K``
     taps with padding ``K // 2`` gives exactly the output of the length-``k`` kernel with padding
-    ``k // 2``, so the mathematics is unchanged; the gradient of the padding is zero.  Measured
-    1.4-1.5x faster than three separate convolutions on CPU (BENCHMARKS.md), because a 64-wide GEMM
-    keeps the vector units busier than three 21-wide ones.
+    ``k // 2``, so the mathematics is unchanged; the gradient of the padding is zero.  The layer alone
+    ran 1.5x faster than three separate convolutions in a single-thread micro-benchmark, but whole
+    networks on 2 CPU threads were not faster (BENCHMARKS.md), so blocks use it only when asked.
     """
 
     def __init__(self, convs: Sequence[nn.Conv1d]) -> None:
@@ -172,10 +172,9 @@ class _MultiScaleResidual(nn.Module):
 
     def __init__(self, in_ch: int, out_ch: int, stride: int, *, kernel_sizes: Sequence[int], fusion: Fusion,
                  se: bool, drop_path: float, avg_down: bool, norm_layer: type[nn.Module],
-                 act_layer: type[nn.Module], fuse_convs: bool = False) -> None:
+                 act_layer: type[nn.Module]) -> None:
         super().__init__()
         _check_kernels(kernel_sizes)
-        self.fuse_convs = bool(fuse_convs)
         self.fused: MultiKernelConv1d | None = None
         if fusion not in ("concat", "sum", "attention"):
             raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {fusion!r}")
@@ -210,7 +209,6 @@ class _MultiScaleResidual(nn.Module):
 
     def set_fused(self, fused: bool) -> None:
         """Switch between one fused first convolution and separate ones (same weights, same outputs)."""
-        self.fuse_convs = fused
         # a plain attribute holding the branches' convs: the state dict and parameters() are unchanged
         object.__setattr__(self, "fused", MultiKernelConv1d(self.branch_first_convs())
                            if fused and len(self.kernel_sizes) > 1 else None)
@@ -262,7 +260,7 @@ class MultiScaleBlock1d(_MultiScaleResidual):
         fuse_convs: bool = False,
     ) -> None:
         super().__init__(in_ch, out_ch, stride, kernel_sizes=kernel_sizes, fusion=fusion, se=se, drop_path=drop_path,
-                         avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer, fuse_convs=fuse_convs)
+                         avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer)
         n = len(kernel_sizes)
         ratio = 1.0 / n if branch_ratio is None else branch_ratio
         mid = max(8, int(round(out_ch * ratio)))
@@ -278,7 +276,7 @@ class MultiScaleBlock1d(_MultiScaleResidual):
             self.fuse = ConvNormAct1d(branch_out * n, out_ch, 1, norm_layer=norm_layer, act_layer=None)
         elif fusion == "attention":
             self.attend = SelectiveKernelAttention(out_ch, n, act_layer=act_layer)
-        self.set_fused(self.fuse_convs)
+        self.set_fused(fuse_convs)  # once the branches exist
 
     def last_norms(self) -> list[nn.Module]:
         if self.fusion == "concat":
@@ -325,7 +323,7 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
         fuse_convs: bool = False,
     ) -> None:
         super().__init__(in_ch, out_ch, stride, kernel_sizes=kernel_sizes, fusion=fusion, se=se, drop_path=drop_path,
-                         avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer, fuse_convs=fuse_convs)
+                         avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer)
         n = len(kernel_sizes)
         width = out_ch // self.expansion
         ratio = 1.0 / n if branch_ratio is None else branch_ratio
@@ -339,7 +337,7 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
             self.attend = SelectiveKernelAttention(width, n, act_layer=act_layer)
         fused_w = branch_w * n if fusion == "concat" else width
         self.expand = ConvNormAct1d(fused_w, out_ch, 1, norm_layer=norm_layer, act_layer=None)
-        self.set_fused(self.fuse_convs)
+        self.set_fused(fuse_convs)  # once the branches exist
 
     def last_norms(self) -> list[nn.Module]:
         return [self.expand.norm]

@@ -141,23 +141,22 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
             raise FileExistsError(f"{p} exists; not overwriting")
         meta = dict(self.classifier_.meta)
         meta["class_names"] = [str(c) for c in self.classes_]
+        # the estimator's own state rides in the model card: plain data, read back by load_classifier
+        meta["sklearn"] = {"params": self.get_params(), "classes": self.classes_.tolist()}
         torch.save({"state_dict": {f"net.{k}": v for k, v in self.classifier_.net.state_dict().items()},
-                    "ts_resnet": meta, "sklearn": {"params": self.get_params(), "classes": self.classes_.tolist()}}, p)
+                    "ts_resnet": meta}, p)
         return p
 
     @classmethod
     def load(cls, path: str | Path) -> MultiScaleResNetClassifier:
-        from .inference import load_classifier
+        from .inference import Classifier, load_classifier
 
-        clf = load_classifier(path)
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-        extra = raw.get("sklearn", {})
+        clf = load_classifier(path)  # one weights-only read of the file
+        meta = dict(clf.meta)
+        extra = meta.pop("sklearn", {})
         est = cls(**extra.get("params", {}))
         est.classes_ = np.asarray(extra.get("classes", clf.class_names))
-        meta = dict(clf.meta)
         meta["class_names"] = [str(i) for i in range(len(est.classes_))]
-        from .inference import Classifier
-
         est.classifier_ = Classifier(clf.net, meta)
         est.n_features_in_ = None
         return est
