@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -43,3 +44,11 @@ def make_ptbxl_tree(root: Path, meta: Path) -> Path:
             wfdb.wrsamp(rel.name, fs=fs, units=["mV"] * 12, sig_name=PTBXL_LEADS, p_signal=sig, fmt=["16"] * 12,
                         adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(root / rel.parent))
     return root
+
+
+def load_script(path: Path):
+    """Import a script that is not part of the package (datasets/*/prepare.py, examples/*.py)."""
+    spec = importlib.util.spec_from_file_location(path.stem + "_" + path.parent.name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import fixture
-from helpers import make_ptbxl_tree, write_12lead
+from conftest import REPO, fixture
+from helpers import load_script, make_ptbxl_tree, write_12lead
 
 from ts_resnet.data.modules import (
     CinCDataModule,
@@ -260,3 +260,62 @@ def test_synthetic_module_hard_label_set():
     assert batch["x"].shape == (8, 12, 1000) and batch["y"].shape == (8, 6)
     with pytest.raises(ValueError, match="multi-label"):
         SyntheticECGDataModule(label_set="hard", task="multiclass")
+
+
+def _patients_by_split(dm, patient_of):
+    return {name: {patient_of[i] for i in split.ids} for name, split in dm.splits.items()}
+
+
+def test_split_indices_keeps_groups_together_and_is_reproducible():
+    from ts_resnet.data.modules.base import split_indices
+
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(60), 3)  # 60 patients, 3 records each
+    y = rng.integers(0, 3, size=len(groups))
+    tr, va, te = split_indices(y, (0.2, 0.2), seed=1, groups=groups)
+    assert sorted(np.concatenate([tr, va, te]).tolist()) == list(range(len(y)))
+    sets = [set(groups[i].tolist()) for i in (tr, va, te)]
+    assert not (sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
+    assert 0.1 < len(te) / len(y) < 0.3 and 0.1 < len(va) / len(y) < 0.3
+    again = split_indices(y, (0.2, 0.2), seed=1, groups=groups)
+    assert all(np.array_equal(a, b) for a, b in zip((tr, va, te), again))
+    # Without groups the same data leaks patients across splits: the group key is what prevents it.
+    tr2, _, te2 = split_indices(y, (0.2, 0.2), seed=1)
+    assert set(groups[tr2].tolist()) & set(groups[te2].tolist())
+    with pytest.raises(ValueError, match="groups has 3 entries"):
+        split_indices(y, (0.2, 0.2), seed=1, groups=groups[:3])
+
+
+def test_folder_module_patient_wise_split(tmp_path):
+    import csv
+
+    root = tmp_path / "recs"
+    load_script(REPO / "datasets" / "synthetic" / "prepare.py").main(
+        [str(root), "--n", "24", "--fs", "100", "--seconds", "3", "--records-per-patient", "3"])
+    with open(root / "labels.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 24 and rows[0].keys() == {"file", "label", "patient_id"}
+    patient_of = {r["file"]: r["patient_id"] for r in rows}
+    kwargs = dict(root=str(root), multilabel=True, cache_dir=str(tmp_path / "c"), val_fraction=0.25,
+                  test_fraction=0.25)
+    grouped = FolderDataModule(group_column="patient_id", **kwargs)
+    grouped.setup("fit")
+    assert "patient_id" not in grouped.class_names
+    seen = _patients_by_split(grouped, patient_of)
+    assert all(seen[name] for name in ("train", "val", "test"))
+    assert not (seen["train"] & seen["val"] or seen["train"] & seen["test"] or seen["val"] & seen["test"])
+    plain = FolderDataModule(**kwargs)
+    plain.setup("fit")
+    seen = _patients_by_split(plain, patient_of)
+    assert seen["train"] & (seen["val"] | seen["test"])  # record-wise split mixes patients
+    with pytest.raises(ValueError, match="no 'subject' column"):
+        FolderDataModule(group_column="subject", **kwargs).setup("fit")
+    # An official split column that puts one patient in train and test is reported.
+    with open(root / "leaky.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "label", "patient_id", "split"])
+        for i, r in enumerate(rows):
+            w.writerow([r["file"], r["label"], r["patient_id"], ("train", "val", "test")[i % 3]])
+    leaky = FolderDataModule(group_column="patient_id", labels_csv=str(root / "leaky.csv"), **kwargs)
+    with pytest.warns(UserWarning, match="appear in more than one split"):
+        leaky.setup("fit")

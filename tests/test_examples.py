@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 from conftest import REPO, fixture
+from helpers import load_script
 
 EXAMPLES = REPO / "examples"
 
 
 def load(name: str):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(EXAMPLES / f"{name}.py")
 
 
 def test_every_example_is_covered():
@@ -127,19 +123,12 @@ def test_readme_commands_are_what_ci_runs():
         pytest.fail("README's first command must install and run the main job")
 
 
-def _load_path(path: Path):
-    spec = importlib.util.spec_from_file_location(path.stem + "_" + path.parent.name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_dataset_prepare_scripts(tmp_path, capsys):
     from helpers import make_ptbxl_tree
 
-    _load_path(REPO / "datasets" / "synthetic" / "prepare.py").main([str(tmp_path / "syn"), "--n", "3"])
+    load_script(REPO / "datasets" / "synthetic" / "prepare.py").main([str(tmp_path / "syn"), "--n", "3"])
     assert len(list((tmp_path / "syn").glob("*.hea"))) == 3
     tree = make_ptbxl_tree(tmp_path / "ptbxl", fixture("ptbxl-meta"))
-    _load_path(REPO / "datasets" / "ptbxl" / "prepare.py").main([str(tree), "--cache-dir", str(tmp_path / "c")])
+    load_script(REPO / "datasets" / "ptbxl" / "prepare.py").main([str(tree), "--cache-dir", str(tmp_path / "c")])
     assert "15 records cached" in capsys.readouterr().out
     assert list((tmp_path / "c").glob("*/signals.f32"))

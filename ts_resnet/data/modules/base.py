@@ -93,6 +93,45 @@ class SignalDataModule(L.LightningDataModule):
         """``{"train": ..., "val": ..., "test": ...}`` preprocessed with ``self.preprocessor(normalize=False)``."""
         raise NotImplementedError
 
+    # ---- split policy (one place for every module) ---------------------------------------------
+    def split_records(
+        self,
+        targets: np.ndarray,
+        *,
+        official: list[str] | None = None,
+        groups: np.ndarray | list[str] | None = None,
+        val_fraction: float = 0.0,
+        test_fraction: float = 0.0,
+    ) -> dict[str, np.ndarray]:
+        """Indices of ``train``/``val``/``test``: the source's official split when it has one
+        (``official[i]`` names record i's split), otherwise a stratified split drawn with
+        ``self.seed`` - group-aware when ``groups`` (e.g. patient ids) is given.
+
+        An official split that puts one group in two splits is reported (a patient-level leak)."""
+        import warnings
+
+        if official is not None:
+            names = [str(s).strip().lower() for s in official]
+            bad = sorted({s for s in names if s not in ("train", "val", "test")})
+            if bad:
+                raise ValueError(f"{type(self).__name__}: split values must be train/val/test, got {bad}")
+            parts = {s: np.array([i for i, n in enumerate(names) if n == s], dtype=int) for s in ("train", "val", "test")}
+            if groups is not None:
+                g = np.asarray(groups)
+                seen: dict[str, set[str]] = {}
+                for s, idx in parts.items():
+                    for value in set(g[idx].tolist()):
+                        seen.setdefault(value, set()).add(s)
+                leaked = sorted(v for v, s in seen.items() if len(s) > 1)
+                if leaked:
+                    warnings.warn(f"{type(self).__name__}: {len(leaked)} group(s) appear in more than one split "
+                                  f"(e.g. {leaked[:3]}): records of one patient in train and test inflate scores",
+                                  stacklevel=2)
+            return parts
+        tr, va, te = split_indices(targets, (val_fraction, test_fraction), self.seed,
+                                   None if groups is None else np.asarray(groups))
+        return {"train": tr, "val": va, "test": te}
+
     # ---- metadata (linked into the model by the CLI) -------------------------------------------
     @cached_property
     def info(self) -> DatasetInfo:
@@ -222,18 +261,42 @@ def stratify_key(targets: np.ndarray) -> np.ndarray:
 
 
 def split_indices(
-    targets: np.ndarray, fractions: tuple[float, float], seed: int
+    targets: np.ndarray, fractions: tuple[float, float], seed: int, groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Reproducible stratified train/val/test indices (scikit-learn), ``fractions = (val, test)``."""
-    from sklearn.model_selection import train_test_split
+    """Reproducible stratified train/val/test indices (scikit-learn), ``fractions = (val, test)``.
+
+    With ``groups`` (e.g. one patient id per record) the split is group-aware: all records of a
+    group land in the same split (scikit-learn's ``StratifiedGroupKFold``, one fold held out), so
+    a patient's second recording can never test what the model saw in training. Held-out sizes are
+    then approximate (whole groups move), stratification best-effort.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
     idx = np.arange(len(targets))
     val_f, test_f = fractions
+    if groups is not None:
+        groups = np.asarray(groups)
+        if len(groups) != len(targets):
+            raise ValueError(f"groups has {len(groups)} entries for {len(targets)} records")
 
     def cut(ids: np.ndarray, frac: float, salt: int) -> tuple[np.ndarray, np.ndarray]:
         if frac <= 0 or len(ids) < 2:
             return ids, ids[:0]
         key = stratify_key(targets[ids])
+        if groups is not None:
+            n_groups = len(np.unique(groups[ids]))
+            if n_groups < 2:
+                return ids, ids[:0]
+            # Holding out one of k folds keeps ~1/k of the groups: k = 1/frac, at least 2.
+            k = int(min(n_groups, max(2, round(1 / frac))))
+            import warnings
+
+            with warnings.catch_warnings():
+                # "The least populated class has fewer members than n_splits": expected for rare labels.
+                warnings.simplefilter("ignore", UserWarning)
+                splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed + salt)
+                keep, hold = next(splitter.split(ids, key, groups[ids]))
+            return np.sort(ids[keep]), np.sort(ids[hold])
         n_hold = max(1, int(round(frac * len(ids))))
         strat = key if len(np.unique(key)) <= n_hold and np.unique(key, return_counts=True)[1].min() >= 2 else None
         keep, hold = train_test_split(ids, test_size=n_hold, random_state=seed + salt, stratify=strat)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..transforms import STANDARD_12_LEADS, PreprocessConfig
-from .base import DatasetInfo, FileDataModule, Split, multihot, split_indices
+from .base import DatasetInfo, FileDataModule, Split, multihot
 
 # The Challenge 2020/2021 scoring treats these SNOMED-CT codes as the same class
 # (evaluation code, "equivalent classes"): CRBBB/RBBB, CLBBB/LBBB, PAC/SVPB, PVC/VPB.
@@ -122,8 +122,8 @@ class CinCDataModule(FileDataModule):
         signals = self.cached_signals()
         rows = [(rid, codes) for rid, _, codes in self.headers if rid in signals]
         y = multihot([codes for _, codes in rows], self.class_codes)
-        tr, va, te = split_indices(y, (self.val_fraction, self.test_fraction), self.seed)
+        parts = self.split_records(y, val_fraction=self.val_fraction, test_fraction=self.test_fraction)
         return {name: Split([signals[rows[i][0]] for i in idx], y[idx], [rows[i][0] for i in idx])
-                for name, idx in (("train", tr), ("val", va), ("test", te))}
+                for name, idx in parts.items()}
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..readers import read_record
 from ..records import Record
-from .base import DatasetInfo, FileDataModule, Split, multihot, split_indices
+from .base import DatasetInfo, FileDataModule, Split, multihot
 
 
 class FolderDataModule(FileDataModule):
@@ -25,7 +25,8 @@ class FolderDataModule(FileDataModule):
     * ``label_column: null`` and one 0/1 column per class: multi-label;
 
     plus an optional ``split`` column (``train``/``val``/``test``); without it a reproducible
-    stratified split is drawn.
+    stratified split is drawn. Name a patient-id column in ``group_column`` and the drawn split
+    keeps every patient's records in one split (an official split that does not is warned about).
 
     Args:
         root: folder the ``file`` paths are relative to.
@@ -37,6 +38,7 @@ class FolderDataModule(FileDataModule):
         label_separator: separator of several labels in one cell.
         fs: sampling rate for CSV/NPY files without a sidecar.
         layout: ``"CT"``/``"TC"`` for NPY files without a sidecar.
+        group_column: column of the patient (or subject) id; records sharing it stay together.
         val_fraction: split sizes when there is no split column.
         test_fraction: split sizes when there is no split column.
     """
@@ -52,6 +54,7 @@ class FolderDataModule(FileDataModule):
         label_separator: str = ";",
         fs: float | None = None,
         layout: Literal["CT", "TC"] | None = None,
+        group_column: str | None = None,
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
         **kwargs: Any,
@@ -65,6 +68,7 @@ class FolderDataModule(FileDataModule):
         self.label_separator = label_separator
         self.fs = fs
         self.layout = layout
+        self.group_column = group_column
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         super().__init__(**kwargs)
@@ -82,6 +86,9 @@ class FolderDataModule(FileDataModule):
         if self.label_column is not None and self.label_column not in columns:
             raise ValueError(f"{self.labels_csv}: no {self.label_column!r} column (columns: {columns}); "
                              "set label_column: null for one 0/1 column per class")
+        if self.group_column is not None and self.group_column not in columns:
+            raise ValueError(f"{self.labels_csv}: no {self.group_column!r} column (columns: {columns}) "
+                             "for group_column")
         if not rows:
             raise ValueError(f"{self.labels_csv}: no rows")
         return rows, columns
@@ -97,7 +104,7 @@ class FolderDataModule(FileDataModule):
     @cached_property
     def class_columns(self) -> list[str]:
         _, columns = self.table
-        return [c for c in columns if c not in (self.file_column, self.split_column)]
+        return [c for c in columns if c not in (self.file_column, self.split_column, self.group_column)]
 
     def describe(self) -> DatasetInfo:
         rows, _ = self.table
@@ -126,11 +133,12 @@ class FolderDataModule(FileDataModule):
             y = multihot([self._labels(r) for r in rows], names)
         else:
             y = np.array([names.index(self._labels(r)[0]) for r in rows], dtype=np.int64)
-        if self.split_column in columns:
-            parts = {s: np.array([i for i, r in enumerate(rows) if r[self.split_column].strip().lower() == s], dtype=int)
-                     for s in ("train", "val", "test")}
-        else:
-            tr, va, te = split_indices(y, (self.val_fraction, self.test_fraction), self.seed)
-            parts = {"train": tr, "val": va, "test": te}
+        groups = None
+        if self.group_column is not None:
+            # A record without a patient id is its own group.
+            groups = [r[self.group_column].strip() or f"\0{r[self.file_column]}" for r in rows]
+        parts = self.split_records(
+            y, official=[r[self.split_column] for r in rows] if self.split_column in columns else None,
+            groups=groups, val_fraction=self.val_fraction, test_fraction=self.test_fraction)
         return {name: Split([signals[rows[i][self.file_column]] for i in idx], y[idx],
                             [rows[i][self.file_column] for i in idx]) for name, idx in parts.items()}

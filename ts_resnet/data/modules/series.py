@@ -17,7 +17,7 @@ import numpy as np
 
 from ..records import Record
 from ..transforms import PreprocessConfig
-from .base import DatasetInfo, SignalDataModule, Split, split_indices
+from .base import DatasetInfo, SignalDataModule, Split
 
 
 def auto_batch_size(n_train: int) -> int:
@@ -117,8 +117,8 @@ class SeriesDataModule(SignalDataModule):
             ids = [f"{self.id_prefix}_{split.lower()}_{i}" for i in range(len(x))]
             splits[split] = Split(x, y, ids)
         train = splits["TRAIN"]
-        tr, va, _ = split_indices(train.targets, (self.val_fraction, 0.0), self.seed)
-        out = {"train": _take(train, tr), "val": _take(train, va)}
+        parts = self.split_records(train.targets, val_fraction=self.val_fraction)
+        out = {"train": _take(train, parts["train"]), "val": _take(train, parts["val"])}
         if "TEST" in splits:
             out["test"] = splits["TEST"]
         return out

@@ -10,7 +10,7 @@ from ..records import Record
 from ..synthetic import CLASS_NAMES, make_dataset
 from ..synthetic_hard import HARD_CLASS_NAMES, make_hard_dataset
 from ..transforms import STANDARD_12_LEADS, PreprocessConfig
-from .base import DatasetInfo, SignalDataModule, Split, split_indices
+from .base import DatasetInfo, SignalDataModule, Split
 
 
 class SyntheticECGDataModule(SignalDataModule):
@@ -82,6 +82,5 @@ class SyntheticECGDataModule(SignalDataModule):
         pre = self.preprocessor  # lead selection, resampling, filtering: the same pipeline as for files
         x = np.stack([pre(Record(s, self.fs, list(STANDARD_12_LEADS)), normalize=False) for s in x])
         ids = [f"synth{i:05d}" for i in range(len(x))]
-        tr, va, te = split_indices(y, (self.val_fraction, self.test_fraction), self.seed)
-        return {name: Split(x[idx], y[idx], [ids[i] for i in idx]) for name, idx in
-                (("train", tr), ("val", va), ("test", te))}
+        parts = self.split_records(y, val_fraction=self.val_fraction, test_fraction=self.test_fraction)
+        return {name: Split(x[idx], y[idx], [ids[i] for i in idx]) for name, idx in parts.items()}
