@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import importlib.util
-import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import wfdb
 
-from ts_resnet.data.synthetic import synth_ecg
+from ts_resnet.data.synthetic import synth_ecg, write_ptbxl_layout
 from ts_resnet.data.transforms import STANDARD_12_LEADS
-
-PTBXL_LEADS = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]  # as PTB-XL spells them
 
 
 def write_12lead(folder: Path, name: str, fs: float, seconds: float = 10.0, seed: int = 0,
@@ -31,24 +28,13 @@ def write_12lead(folder: Path, name: str, fs: float, seconds: float = 10.0, seed
 
 def make_ptbxl_tree(root: Path, meta: Path) -> Path:
     """A PTB-XL-shaped folder: real scp_statements.csv, the real database rows, synthetic signals."""
-    root.mkdir(parents=True, exist_ok=True)
-    shutil.copy(meta / "scp_statements.csv", root / "scp_statements.csv")
-    shutil.copy(meta / "ptbxl_database_head.csv", root / "ptbxl_database.csv")
-    with open(root / "ptbxl_database.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    for i, row in enumerate(rows):
-        for column, fs in (("filename_lr", 100), ("filename_hr", 500)):
-            rel = Path(row[column])
-            sig = np.asarray(synth_ecg(np.random.default_rng(i), "NSR", False, fs, 10.0)).T.astype(np.float64)
-            (root / rel.parent).mkdir(parents=True, exist_ok=True)
-            wfdb.wrsamp(rel.name, fs=fs, units=["mV"] * 12, sig_name=PTBXL_LEADS, p_signal=sig, fmt=["16"] * 12,
-                        adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(root / rel.parent))
-    return root
+    return write_ptbxl_layout(root, meta / "ptbxl_database_head.csv", meta / "scp_statements.csv")
 
 
 def load_script(path: Path):
     """Import a script that is not part of the package (datasets/*/prepare.py, examples/*.py)."""
     spec = importlib.util.spec_from_file_location(path.stem + "_" + path.parent.name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses in the script look their module up
     spec.loader.exec_module(module)
     return module

@@ -135,6 +135,10 @@ class Classifier:
             out.extend(probs.cpu().numpy())
         return out
 
+    def predict_record(self, rec: Record) -> dict[str, float]:
+        """One record -> ``{class name: probability}``, through the model's own preprocessing and windows."""
+        return self.to_probability_row(self.predict_windows([[self.windows(rec)]])[0])
+
     def to_probability_row(self, probs: np.ndarray) -> dict[str, float]:
         if self.task == "binary":
             p = float(probs.reshape(-1)[0])

@@ -36,15 +36,19 @@ class MultiScaleResNet1d(nn.Module):
         kernel_sizes: kernel length of each parallel branch; one entry gives a single-scale ResNet.
         fusion: how branches are fused inside each block: ``"concat"``, ``"sum"``, ``"attention"``.
         branch_ratio: branch width as a fraction of the block width (default ``1/len(kernel_sizes)``).
-        stem_width / stem_kernel / stem_stride / stem_pool: ResNet-18 stem
+        stem_width: channels of the stem convolution. The stem is ResNet-18's
             (conv k=7 s=2 -> BN -> ReLU -> max-pool s=2); short series want stride 1 and no pool.
+        stem_kernel: kernel length of the stem convolution.
+        stem_stride: stride of the stem convolution.
+        stem_pool: max-pool (stride 2) after the stem.
         stage_strides: stride of each stage's first block.
         avg_down: ResNet-D shortcut (avg-pool + 1x1) when a block downsamples.
         se: squeeze-excitation after the fusion of every block.
         drop_path_rate: stochastic depth, linearly increasing to this value over all blocks.
         dropout: dropout before the classifier.
         global_pool: ``"avg"``, ``"max"`` or ``"avgmax"``.
-        norm_layer / act_layer: layer types used throughout.
+        norm_layer: normalisation layer type used throughout (e.g. ``torch.nn.GroupNorm`` wrappers).
+        act_layer: activation layer type used throughout.
         zero_init_last: zero the last norm of every residual branch, so every block whose input and
             output shapes match starts as the identity (He et al. 2016; Goyal et al. 2017 report
             +0.2-0.3% top-1 on ImageNet from it).

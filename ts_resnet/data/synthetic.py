@@ -180,3 +180,39 @@ def write_wfdb_records(
         )
         paths.append(out / f"{name}.hea")
     return paths
+
+
+# PTB-XL spells the augmented leads in capitals; the stand-in below keeps its spelling.
+PTBXL_LEADS = ["I", "II", "III", "AVR", "AVL", "AVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+
+
+def write_ptbxl_layout(out_dir: str | Path, database_csv: str | Path, scp_statements_csv: str | Path) -> Path:
+    """A folder in PTB-XL's published layout with real metadata and synthetic signals.
+
+    Copies ``scp_statements.csv`` and the rows of ``database_csv`` (e.g. the header sample in
+    ``tests/data/ptbxl-meta``) and writes a 10 s synthetic sinus-rhythm record at 100 Hz and at 500 Hz
+    for every ``filename_lr``/``filename_hr``: a stand-in to try the PTB-XL commands end to end
+    without the 3 GB download. The labels are the real rows', the signals carry no diagnosis, so
+    scores on it mean nothing. Refuses to write into a folder that already has a database file.
+    """
+    import csv
+    import shutil
+
+    import wfdb
+
+    root = Path(out_dir)
+    if (root / "ptbxl_database.csv").exists():
+        raise FileExistsError(f"{root / 'ptbxl_database.csv'} exists; not overwriting")
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(scp_statements_csv, root / "scp_statements.csv")
+    shutil.copy(database_csv, root / "ptbxl_database.csv")
+    with open(root / "ptbxl_database.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for i, row in enumerate(rows):
+        for column, fs in (("filename_lr", 100), ("filename_hr", 500)):
+            rel = Path(row[column])
+            sig = np.asarray(synth_ecg(np.random.default_rng(i), "NSR", False, fs, 10.0)).T.astype(np.float64)
+            (root / rel.parent).mkdir(parents=True, exist_ok=True)
+            wfdb.wrsamp(rel.name, fs=fs, units=["mV"] * 12, sig_name=PTBXL_LEADS, p_signal=sig, fmt=["16"] * 12,
+                        adc_gain=[1000.0] * 12, baseline=[0] * 12, write_dir=str(root / rel.parent))
+    return root

@@ -71,7 +71,9 @@ class PTBXLDataModule(FileDataModule):
         task: label level (see module doc).
         val_fold: ``strat_fold`` values held out (benchmark: 9 and 10).
         test_fold: ``strat_fold`` values held out (benchmark: 9 and 10).
-        cache_dir: where decoded signals are cached (default ``~/.cache/ts_resnet``).
+
+    ``cache_dir`` (where decoded signals are cached, default ``~/.cache/ts_resnet``) and the other
+    shared options are :class:`FileDataModule`'s and :class:`SignalDataModule`'s.
     """
 
     def __init__(
