@@ -114,6 +114,33 @@ def test_classify_jsonl_thresholds_and_glob(ckpt_12lead, tmp_path):
     assert all(len(r["predicted"]) == 5 for r in lines)  # threshold 0: every class
     thr.write_text(json.dumps({"nope": 0.1}))
     assert main(["classify", "-m", str(ckpt_12lead), str(folder), "--thresholds", str(thr), "-q"]) == 2
+    thr.write_text(json.dumps({"AF": 1.5}))
+    assert main(["classify", "-m", str(ckpt_12lead), str(folder), "--thresholds", str(thr), "-q"]) == 2
+    for bad in ("2", "-0.1"):  # a probability threshold outside [0, 1] is a usage error
+        assert main(["classify", "-m", str(ckpt_12lead), str(folder), "--threshold", bad, "-q"]) == 2
+
+
+def test_classify_workers_give_the_same_bytes_in_input_order(ckpt_12lead, tmp_path):
+    """Reading in DataLoader workers changes neither the rows, nor their order, nor the error report."""
+    folder = tmp_path / "records"
+    make_folder(folder)
+    for i in range(14):
+        write_12lead(folder / "more", f"r{i:02d}", 250 if i % 2 else 500, seconds=10.0 + (i % 3) * 5, seed=20 + i)
+    outputs = {}
+    for workers in ("0", "2"):
+        out = tmp_path / f"w{workers}.csv"
+        proc = run_cli(["classify", "-m", str(ckpt_12lead), str(folder), "-o", str(out), "--workers", workers,
+                        "--batch-size", "4"], tmp_path)
+        assert proc.returncode == 1, proc.stderr  # the corrupt records are reported, the rest classified
+        assert proc.stderr.count("FAILED") == 2
+        outputs[workers] = out.read_text()
+    assert outputs["0"] == outputs["2"]
+    from ts_resnet.data import find_records
+
+    ids = [r["id"] for r in csv.DictReader(io.StringIO(outputs["0"]))]
+    listed = [p.stem for p in find_records([folder]) if p.stem not in ("corrupt", "missing_v3")]
+    assert ids == listed  # input order, although records of different shapes are batched apart
+    assert len(ids) == 18 and {int(r["n_windows"]) for r in csv.DictReader(io.StringIO(outputs["0"]))} == {3, 5, 7}
 
 
 def test_classify_real_cinc_records_with_lead_mapping(ckpt_12lead, tmp_path, capsys):
@@ -173,6 +200,9 @@ def test_export_parity_and_safetensors_classify(ckpt_12lead, tmp_path):
         assert path.exists()
     assert main(["export", "-m", str(ckpt_12lead), "-f", "torchscript", "-o", str(ts_path)]) == 2  # exists
     session = ort.InferenceSession(str(onnx_path))
+    # the ONNX file carries the model card: classes and preprocessing without a sidecar
+    stored = json.loads(session.get_modelmeta().custom_metadata_map["ts_resnet_card"])
+    assert stored["class_names"] == clf.class_names and stored["preprocess"] == clf.card.preprocess.to_dict()
     scripted = torch.jit.load(str(ts_path))
     for length in (500, 1337):
         x = torch.randn(3, 12, length)

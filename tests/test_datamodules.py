@@ -99,7 +99,26 @@ def test_ptbxl_cache_is_reused(ptbxl_root, tmp_path, monkeypatch):
     other = PTBXLDataModule(root=str(ptbxl_root), sampling_rate=500, cache_dir=str(tmp_path),
                             preprocess=dm.preprocess.replace(fs=250.0, mean=None, std=None))
     other.prepare_data()
-    assert len(calls) == len(dm.table) == 14  # ecg 17 (AFLT, AFIB, ABQRS) has no diagnostic label
+    # the cache holds every record of the source, labelled at this level or not
+    assert len(calls) == len(dm.database) == 15 and len(dm.table) == 14  # ecg 17 has no diagnostic label
+
+
+def test_ptbxl_every_task_level_reuses_one_cache(ptbxl_root, tmp_path, monkeypatch):
+    from helpers import load_script
+
+    from ts_resnet.data.modules import base
+
+    load_script(REPO / "datasets" / "ptbxl" / "prepare.py").main([str(ptbxl_root), "--cache-dir", str(tmp_path)])
+    assert len(list(tmp_path.iterdir())) == 1
+    calls = []
+    monkeypatch.setattr(base.FileDataModule, "read", lambda self, p, nan_policy=None: calls.append(p))
+    for task in ("rhythm", "all", "superdiagnostic", "form"):
+        dm = PTBXLDataModule(root=str(ptbxl_root), task=task, cache_dir=str(tmp_path))
+        info = dm.prepare()
+        assert not info.decoded and info.records == 15
+        dm.setup("fit")
+        assert sum(len(s) for s in dm.splits.values()) == len(dm.table)
+    assert calls == [] and len(list(tmp_path.iterdir())) == 1  # nothing decoded, one copy on disk
 
 
 def test_cinc_module_on_real_records(tmp_path):

@@ -130,5 +130,5 @@ def test_dataset_prepare_scripts(tmp_path, capsys):
     assert len(list((tmp_path / "syn").glob("*.hea"))) == 3
     tree = make_ptbxl_tree(tmp_path / "ptbxl", fixture("ptbxl-meta"))
     load_script(REPO / "datasets" / "ptbxl" / "prepare.py").main([str(tree), "--cache-dir", str(tmp_path / "c")])
-    assert "15 records cached" in capsys.readouterr().out
+    assert "15 records decoded" in capsys.readouterr().out
     assert list((tmp_path / "c").glob("*/signals.f32"))

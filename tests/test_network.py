@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 import ts_resnet
-from ts_resnet.layers import MultiScaleBlock1d, MultiScaleBottleneck1d
+from ts_resnet.layers import BlockConfig, MultiScaleBlock1d, MultiScaleBottleneck1d
 
 FUSIONS = ["concat", "sum", "attention"]
 # Full-size presets are slow on 2 CPU cores; they are all built and run, but with a shorter input.
@@ -101,7 +101,7 @@ def test_branch_kernel_lengths_differ(fusion):
 def test_fusion_happens_inside_block_before_add():
     """Perturbing one branch changes the block output only through the fused residual."""
     torch.manual_seed(0)
-    blk = MultiScaleBlock1d(16, 16, fusion="concat").eval()
+    blk = MultiScaleBlock1d(16, 16, config=BlockConfig(fusion="concat")).eval()
     for m in blk.modules():
         if isinstance(m, nn.BatchNorm1d):
             nn.init.ones_(m.weight)
@@ -250,7 +250,7 @@ def test_fused_first_convs_equal_the_plain_branches(block_cls, fusion):
 
     torch.manual_seed(0)
     out_ch = 64 if block_cls is MultiScaleBlock1d else 128
-    fused = block_cls(32, out_ch, 2, kernel_sizes=(3, 5, 7), fusion=fusion, fuse_convs=True).double()
+    fused = block_cls(32, out_ch, 2, config=BlockConfig(kernel_sizes=(3, 5, 7), fusion=fusion, fuse_convs=True)).double()
     for m in fused.modules():  # non-trivial norms, so no branch is zero
         if isinstance(m, nn.BatchNorm1d):
             nn.init.uniform_(m.weight, 0.5, 1.5)
@@ -277,9 +277,9 @@ def test_fused_first_convs_equal_the_plain_branches(block_cls, fusion):
 
 def test_fuse_convs_is_an_option():
     # off by default (not faster on CPU for whole networks, BENCHMARKS.md); one branch: nothing to fuse
-    assert MultiScaleBlock1d(16, 16, kernel_sizes=(3, 5, 7)).fused is None
-    assert MultiScaleBlock1d(16, 16, kernel_sizes=(3, 5, 7), fuse_convs=True).fused is not None
-    assert MultiScaleBlock1d(16, 16, kernel_sizes=(5,), fuse_convs=True).fused is None
+    assert MultiScaleBlock1d(16, 16, config=BlockConfig(kernel_sizes=(3, 5, 7))).fused is None
+    assert MultiScaleBlock1d(16, 16, config=BlockConfig(kernel_sizes=(3, 5, 7), fuse_convs=True)).fused is not None
+    assert MultiScaleBlock1d(16, 16, config=BlockConfig(kernel_sizes=(5,), fuse_convs=True)).fused is None
     model = ts_resnet.create_model("msresnet_ecg", fuse_convs=True)
     assert all(b.fused is not None for b in model.blocks())
 

@@ -118,7 +118,7 @@ def test_multilabel_metrics_agree_with_sklearn():
 
 
 def test_window_aggregation():
-    from ts_resnet.module import aggregate_windows
+    from ts_resnet.tasks import aggregate_windows
 
     v = torch.tensor([[0.1], [0.3], [0.9], [0.2], [0.4]])
     n = torch.tensor([2, 3])
@@ -295,9 +295,14 @@ def test_predict_writes_csv(trained, tmp_path):
                        f"--ckpt_path={ckpt}", f"--trainer.default_root_dir={tmp_path}", *QUIET,
                        "--trainer.callbacks+=ts_resnet.writers.PredictionWriter",
                        f"--trainer.callbacks.output={out}"])
-    rows = list(csv.DictReader(open(out)))
+    reader = csv.DictReader(open(out))
+    rows = list(reader)
+    # the same columns as `ts-resnet classify` writes
+    assert reader.fieldnames == ["id", "path", "NSR", "AF", "STACH", "SBRAD", "BBB", "predicted", "n_windows"]
     assert len(rows) == 18 and rows[0]["id"].startswith("synth")  # the test split
     assert all(0 <= float(r["AF"]) <= 1 for r in rows) and {r["n_windows"] for r in rows} == {"3"}
+    for r in rows:
+        assert r["predicted"] == ";".join(c for c in ("NSR", "AF", "STACH", "SBRAD", "BBB") if float(r[c]) >= 0.5)
 
 
 def test_user_checkpoint_callback_is_respected(tmp_path):
@@ -345,3 +350,31 @@ def test_bf16_mixed_precision_path(tmp_path):
     metrics = cli.trainer.callback_metrics
     assert torch.isfinite(metrics["train/loss_step"]) and torch.isfinite(metrics["val/loss"])
     assert next(cli.model.net.parameters()).dtype == torch.float32  # weights stay fp32 under autocast
+
+
+def test_network_options_are_typed_end_to_end(tmp_path, capsys):
+    """Every MultiScaleResNet1d option is a typed --model.arch_options.* argument; the run builds it
+    and the checkpoint's card stores only what was set."""
+    import dataclasses
+    import inspect
+
+    from ts_resnet.inference import load_classifier
+    from ts_resnet.layers import MultiScaleBlock1d
+    from ts_resnet.network import MultiScaleResNet1d
+    from ts_resnet.registry import NetworkOptions
+
+    fields = {f.name for f in dataclasses.fields(NetworkOptions)}
+    assert fields == set(inspect.signature(MultiScaleResNet1d.__init__).parameters) - {"self", "in_ch", "num_classes"}
+    with pytest.raises(SystemExit):
+        run_lightning_cli(["fit", "--model.arch_options.help", "NetworkOptions"])
+    assert "--model.arch_options.fusion" in capsys.readouterr().out
+    cli = fit_cli(["-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=60", "--trainer.max_epochs=1",
+                   "--trainer.limit_train_batches=1", "--model.arch_options.fusion=attention",
+                   "--model.arch_options.kernel_sizes=[5, 9]"], tmp_path)
+    blocks = [m for m in cli.model.net.modules() if isinstance(m, MultiScaleBlock1d)]
+    assert blocks and all(b.fusion == "attention" and b.kernel_sizes == (5, 9) for b in blocks)
+    clf = load_classifier(cli.trainer.checkpoint_callback.last_model_path)
+    assert clf.card.arch_options == {"layers": [1, 1], "widths": [32, 64], "kernel_sizes": [5, 9],
+                                     "fusion": "attention", "stem_width": 32}
+    with pytest.raises(TypeError, match=r"unknown network options \['fusoin'\]"):
+        NetworkOptions.parse({"fusoin": "sum"})

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 
 from .data.records import Record
-from .data.transforms import Preprocessor, window_starts
 from .inference import Classifier
 
 
@@ -35,29 +34,27 @@ def explain_record(clf: Classifier, rec: Record, class_name: str | None = None,
                    fill_missing_leads: str | None = None) -> dict[str, Any]:
     """Probabilities of the whole record plus a relevance curve over its full length for one class
     (the predicted one by default): windows' Grad-CAMs averaged where windows overlap."""
-    pre = Preprocessor(clf.preprocess_config(fill_missing_leads=fill_missing_leads))
-    signal_mv = clf.signal(rec, pre, normalize=False)  # for the plot: physical units, model's leads and rate
-    windows = clf.window_array(pre.normalize(signal_mv))  # preprocessed once, as classify does
-    w = windows.shape[-1]
-    t = signal_mv.shape[-1]
-    starts = window_starts(t, w, clf.stride or w) if clf.window else [0]
-    row = clf.to_probability_row(clf.predict_windows([[windows]])[0])
+    pre = clf.preprocessor(fill_missing_leads=fill_missing_leads)
+    prepared = clf.prepare(rec, pre)  # the same windows classify scores
+    probs = clf.predict([[prepared.windows]])[0]
     names = clf.class_names
     if class_name is None:
-        class_name = max(row, key=row.get)
+        class_name = names[int(np.argmax(probs))]
     if class_name not in names:
         raise ValueError(f"unknown class {class_name!r}; the model's classes are {names}")
-    k = 0 if clf.task == "binary" else names.index(class_name)
-    cams = grad_cam_1d(clf.net, torch.from_numpy(windows), k)
-    if clf.task == "binary" and class_name == names[0]:
-        cams = 1.0 - cams  # evidence for the negative class
+    output, invert = clf.spec.cam_target(names.index(class_name))
+    cams = grad_cam_1d(clf.net, torch.from_numpy(prepared.windows), output)
+    if invert:
+        cams = 1.0 - cams  # evidence for the negative class of a binary task
+    t, w = prepared.signal.shape[-1], prepared.windows.shape[-1]
     total = np.zeros(max(t, w))
     count = np.zeros(max(t, w))
-    for s, cam in zip(starts, cams):
+    for s, cam in zip(prepared.starts, cams):
         total[s : s + w] += cam
         count[s : s + w] += 1
     relevance = (total / np.maximum(count, 1))[:t]
-    return {"signal": signal_mv, "relevance": relevance, "probs": row, "class_name": class_name,
+    return {"signal": prepared.signal, "relevance": relevance,
+            "probs": {n: float(p) for n, p in zip(names, probs)}, "class_name": class_name,
             "fs": clf.fs or rec.fs, "channels": pre.channels_out(rec)}
 
 

@@ -21,12 +21,12 @@ def export_safetensors(clf: Classifier, out: Path) -> list[Path]:
     state = {k: v.contiguous() for k, v in clf.net.state_dict().items()}
     save_file(state, str(out), metadata={"format": "ts_resnet"})
     sidecar = out.with_suffix(".json")
-    sidecar.write_text(json.dumps(clf.meta, indent=2))
+    sidecar.write_text(json.dumps(clf.card.to_dict(), indent=2))
     return [out, sidecar]
 
 
 def _example(clf: Classifier, length: int | None = None) -> torch.Tensor:
-    n_ch = int(clf.meta["in_channels"])
+    n_ch = clf.card.in_channels
     t = length or clf.window or max(256, getattr(clf.net, "min_input_length", 1) * 4)
     return torch.randn(2, n_ch, t)
 
@@ -55,6 +55,14 @@ def export_onnx(clf: Classifier, out: Path, opset: int = 18) -> list[Path]:
             input_names=["signal"], output_names=["logits"], opset_version=opset,
         )
         program.save(str(out))
+    # The card (classes, leads, rate, windows, preprocessing, thresholds) travels inside the file as a
+    # metadata property, so an ONNX Runtime deployment decides like `classify` without a sidecar.
+    import onnx
+
+    model = onnx.load(str(out))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "ts_resnet_card", json.dumps(clf.card.to_dict())
+    onnx.save(model, str(out))
     return [out]
 
 

@@ -3,8 +3,14 @@
 A model file is either a Lightning checkpoint (``.ckpt``, loaded with ``torch.load(weights_only=True)``:
 tensors and plain data only, never pickled code) or a safetensors file with a JSON sidecar
 (``model.safetensors`` + ``model.json``) written by ``ts-resnet export --format safetensors``.
-Both carry the network preset and options, class names, task, leads, sampling rate, window and the
-preprocessing configuration, so inference replays training's pipeline exactly.
+Both carry a :class:`~ts_resnet.card.ModelCard` - network preset and options, class names, task,
+leads, sampling rate, window and the preprocessing - so inference replays training's pipeline.
+
+The record pipeline is written once, here: :meth:`Classifier.prepare` turns a record into the
+windows the network sees (``classify``, ``explain`` and the scikit-learn estimator use it; the
+training datasets window with the same :func:`~ts_resnet.data.transforms.eval_windows`), and
+:meth:`Classifier.predict` turns windows into per-record probabilities, one column per class.
+Nothing here imports Lightning.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import json
 import pickle
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +27,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from .card import ModelCard, ModelCardError
 from .data.records import Record
-from .data.transforms import PreprocessConfig, Preprocessor, lead_key, pad_or_crop, sliding_windows
-from .module import _resolve_layer, aggregate_windows, probabilities
-from .registry import create_model
+from .data.transforms import Preprocessor, eval_windows, lead_key
+from .tasks import TaskSpec, aggregate_windows
 
 
 class ModelFileError(ValueError):
     """A model file that cannot be loaded; the message names the file and the reason."""
 
 
-def _build_net(meta: dict[str, Any]) -> nn.Module:
-    options = {k: _resolve_layer(v) for k, v in (meta.get("arch_options") or {}).items()}
-    return create_model(meta["arch"], in_ch=int(meta["in_channels"]), num_classes=int(meta["num_outputs"]), **options)
-
-
-def _load_ckpt(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def _load_ckpt(path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -49,10 +50,10 @@ def _load_ckpt(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     if not isinstance(ckpt, dict) or "ts_resnet" not in ckpt or "state_dict" not in ckpt:
         raise ModelFileError(f"{path}: not a ts_resnet checkpoint (no 'ts_resnet' metadata / 'state_dict')")
     state = {k[len("net."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
-    return dict(ckpt["ts_resnet"]), state
+    return ckpt["ts_resnet"], state
 
 
-def _load_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def _load_safetensors(path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
     from safetensors.torch import load_file
 
     sidecar = path.with_suffix(".json")
@@ -67,83 +68,113 @@ def _load_safetensors(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tenso
 
 
 @dataclass
+class Prepared:
+    """One record as the network sees it.
+
+    Attributes:
+        windows: ``(n_windows, C, W)`` normalised windows.
+        starts: start sample of each window in ``signal``.
+        signal: the preprocessed record ``(C, T)`` before normalisation (model's leads and rate,
+            physical units), e.g. for plotting.
+    """
+
+    windows: np.ndarray
+    starts: list[int]
+    signal: np.ndarray = field(repr=False)
+
+    @property
+    def n_windows(self) -> int:
+        return int(self.windows.shape[0])
+
+
+@dataclass
 class Classifier:
-    """A network plus the metadata needed to feed it; see :func:`load_classifier`."""
+    """A network plus its :class:`~ts_resnet.card.ModelCard`; see :func:`load_classifier`."""
 
     net: nn.Module
-    meta: dict[str, Any]
+    card: ModelCard
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.meta["class_names"])
+        return list(self.card.class_names)
 
     @property
     def task(self) -> str:
-        return self.meta["task"]
+        return self.card.task
+
+    @property
+    def spec(self) -> TaskSpec:
+        return self.card.spec
 
     @property
     def channels(self) -> list[str]:
-        return list(self.meta.get("channels") or [])
+        return list(self.card.channels)
 
     @property
     def fs(self) -> float | None:
-        return self.meta.get("fs")
+        return self.card.fs
 
     @property
     def window(self) -> int | None:
-        return self.meta.get("window")
+        return self.card.window
 
     @property
     def stride(self) -> int | None:
-        return self.meta.get("eval_stride") or (self.window // 2 if self.window else None)
+        return self.card.stride
 
-    def preprocess_config(self, fill_missing_leads: str | None = None) -> PreprocessConfig:
-        cfg = PreprocessConfig.from_dict(self.meta.get("preprocess") or {})
-        if cfg.leads is None and self.channels:
-            cfg = cfg.replace(leads=self.channels)
-        if fill_missing_leads is not None:
-            cfg = cfg.replace(fill_missing_leads=fill_missing_leads)
-        return cfg
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The card as plain data (what checkpoints and sidecars store)."""
+        return self.card.to_dict()
 
-    def signal(self, rec: Record, pre: Preprocessor, *, normalize: bool = True) -> np.ndarray:
-        """Record -> ``(C, T)`` in the model's leads and rate (normalised unless asked not to)."""
-        return pre(_match_unnamed(rec, pre), normalize=normalize)
+    # ---- the record pipeline -------------------------------------------------------------------
+    def preprocessor(self, *, fill_missing_leads: str | None = None, nan_policy: str | None = None) -> Preprocessor:
+        """The model's preprocessing, with optional inference-time overrides."""
+        return Preprocessor(self.card.preprocess_config(fill_missing_leads=fill_missing_leads, nan_policy=nan_policy))
 
-    def window_array(self, x: np.ndarray) -> np.ndarray:
-        """Preprocessed ``(C, T)`` -> ``(n_windows, C, W)`` as in evaluation (padded when short)."""
-        if self.window:
-            return sliding_windows(x, self.window, self.stride)
-        min_len = getattr(self.net, "min_input_length", 1)
-        return pad_or_crop(x, max(min_len, x.shape[-1]))[None]
+    def prepare(self, rec: Record, preprocessor: Preprocessor | None = None) -> Prepared:
+        """Record -> the windows the network sees, exactly as in evaluation (padded when short)."""
+        pre = preprocessor or self.preprocessor()
+        signal = pre(_match_unnamed(rec, pre), normalize=False)
+        windows, starts = eval_windows(pre.normalize(signal), self.window, self.stride,
+                                       min_length=getattr(self.net, "min_input_length", 1))
+        return Prepared(windows, starts, signal)
 
     def windows(self, rec: Record, preprocessor: Preprocessor | None = None) -> np.ndarray:
-        """Record -> ``(n_windows, C, W)`` exactly as the model saw data in evaluation."""
-        pre = preprocessor or Preprocessor(self.preprocess_config())
-        return self.window_array(self.signal(rec, pre))
+        """Record -> ``(n_windows, C, W)``; shorthand for ``prepare(rec).windows``."""
+        return self.prepare(rec, preprocessor).windows
 
     @torch.inference_mode()
-    def predict_windows(self, batches: Iterable[Sequence[np.ndarray]], *, device: torch.device | str = "cpu",
-                        agg: str | None = None) -> list[np.ndarray]:
-        """Per-record probabilities for groups of records' windows (records of one group share a batch)."""
-        agg = agg or self.meta.get("window_agg", "mean")
+    def predict(self, groups: Iterable[Sequence[np.ndarray]], *, device: torch.device | str = "cpu",
+                agg: str | None = None) -> list[np.ndarray]:
+        """Per-record class probabilities (one column per class) for groups of records' windows;
+        the windows of one group go through the network in one batch, so they must share a shape."""
+        agg = agg or self.card.window_agg
+        spec = self.spec
         self.net.to(device).eval()
-        out = []
-        for group in batches:
+        out: list[np.ndarray] = []
+        for group in groups:
             x = torch.from_numpy(np.concatenate(group, 0)).to(device)
             n = torch.tensor([g.shape[0] for g in group], device=device)
-            probs = aggregate_windows(probabilities(self.net(x).float(), self.task), n, agg)
-            out.extend(probs.cpu().numpy())
+            probs = aggregate_windows(spec.probabilities(self.net(x).float()), n, agg)
+            out.extend(spec.class_probabilities(probs.cpu().numpy()))
         return out
 
     def predict_record(self, rec: Record) -> dict[str, float]:
         """One record -> ``{class name: probability}``, through the model's own preprocessing and windows."""
-        return self.to_probability_row(self.predict_windows([[self.windows(rec)]])[0])
-
-    def to_probability_row(self, probs: np.ndarray) -> dict[str, float]:
-        if self.task == "binary":
-            p = float(probs.reshape(-1)[0])
-            return {self.class_names[0]: 1 - p, self.class_names[-1]: p}
+        probs = self.predict([[self.windows(rec)]])[0]
         return {name: float(p) for name, p in zip(self.class_names, probs)}
+
+    def thresholds(self, override: Sequence[float] | None = None) -> np.ndarray:
+        """Decision thresholds per class: ``override``, else the card's, else 0.5."""
+        if override is not None:
+            return np.asarray(override, dtype=np.float64)
+        return np.asarray(self.card.thresholds if self.card.thresholds is not None else
+                          [0.5] * len(self.class_names), dtype=np.float64)
+
+    def decide(self, class_probs: np.ndarray, thresholds: Sequence[float] | None = None) -> np.ndarray:
+        """Boolean decisions ``(N, classes)`` from class probabilities (see :meth:`TaskSpec.decide`)."""
+        return self.spec.decide(np.atleast_2d(class_probs), self.thresholds(thresholds))
 
 
 _GENERIC = re.compile(r"^(ch|dim)\d+$")
@@ -168,8 +199,12 @@ def load_classifier(path: str | Path) -> Classifier:
         raise ModelFileError(f"{p}: no such model file")
     meta, state = _load_safetensors(p) if p.suffix == ".safetensors" else _load_ckpt(p)
     try:
-        net = _build_net(meta)
+        card = ModelCard.from_dict(meta, source=str(p))
+    except ModelCardError as e:
+        raise ModelFileError(str(e)) from None
+    try:
+        net = card.build_network()
         net.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
         raise ModelFileError(f"{p}: weights do not match the stored architecture ({e})") from None
-    return Classifier(net.eval(), meta)
+    return Classifier(net.eval(), card)

@@ -11,6 +11,7 @@ T wave at k=7) while keeping the ResNet property that a block can learn the iden
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -163,6 +164,38 @@ class MultiKernelConv1d(nn.Module):
         return list(y.split(self.splits, dim=1))
 
 
+@dataclass(frozen=True)
+class BlockConfig:
+    """How the multi-scale blocks of a network are built: one object passed to every block, instead
+    of the same keywords repeated per block (stochastic depth, which varies per block, is separate).
+
+    Attributes:
+        kernel_sizes: kernel length of each parallel branch; one entry gives a single-scale block.
+        fusion: ``"concat"``, ``"sum"`` or ``"attention"`` (see :class:`MultiScaleBlock1d`).
+        branch_ratio: branch width as a fraction of the block width (default ``1/len(kernel_sizes)``).
+        se: squeeze-excitation after the fusion.
+        avg_down: ResNet-D shortcut (avg-pool + 1x1) when the block downsamples.
+        norm_layer: normalisation layer type.
+        act_layer: activation layer type.
+        fuse_convs: run the branches' first convolutions as one (:class:`MultiKernelConv1d`).
+    """
+
+    kernel_sizes: tuple[int, ...] = (3, 5, 7)
+    fusion: Fusion = "concat"
+    branch_ratio: float | None = None
+    se: bool = False
+    avg_down: bool = False
+    norm_layer: type[nn.Module] = nn.BatchNorm1d
+    act_layer: type[nn.Module] = nn.ReLU
+    fuse_convs: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
+        _check_kernels(self.kernel_sizes)
+        if self.fusion not in ("concat", "sum", "attention"):
+            raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {self.fusion!r}")
+
+
 class _MultiScaleResidual(nn.Module):
     """What both multi-scale blocks share: validation, branch fusion and the residual tail
     (``act(drop_path(se(residual(x))) + shortcut(x))``).  Subclasses build ``branches`` and define
@@ -170,20 +203,16 @@ class _MultiScaleResidual(nn.Module):
 
     expansion = 1
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int, *, kernel_sizes: Sequence[int], fusion: Fusion,
-                 se: bool, drop_path: float, avg_down: bool, norm_layer: type[nn.Module],
-                 act_layer: type[nn.Module]) -> None:
+    def __init__(self, in_ch: int, out_ch: int, stride: int, config: BlockConfig, drop_path: float) -> None:
         super().__init__()
-        _check_kernels(kernel_sizes)
         self.fused: MultiKernelConv1d | None = None
-        if fusion not in ("concat", "sum", "attention"):
-            raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {fusion!r}")
-        self.fusion = fusion
-        self.kernel_sizes = tuple(kernel_sizes)
-        self.se = SqueezeExcite1d(out_ch, act_layer=act_layer) if se else nn.Identity()
+        self.config = config
+        self.fusion = config.fusion
+        self.kernel_sizes = config.kernel_sizes
+        self.se = SqueezeExcite1d(out_ch, act_layer=config.act_layer) if config.se else nn.Identity()
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.shortcut = make_shortcut(in_ch, out_ch, stride, avg_down=avg_down, norm_layer=norm_layer)
-        self.act = create_act(act_layer)
+        self.shortcut = make_shortcut(in_ch, out_ch, stride, avg_down=config.avg_down, norm_layer=config.norm_layer)
+        self.act = create_act(config.act_layer)
 
     def combine(self, outs: list[torch.Tensor]) -> torch.Tensor:
         """Fuse the branch outputs: concatenate, add, or weight with selective-kernel attention."""
@@ -239,30 +268,25 @@ class MultiScaleBlock1d(_MultiScaleResidual):
     ``fuse_convs``: run the branches' first convolutions as one (:class:`MultiKernelConv1d`; same
     outputs, same weights).  Off by default: on CPU (oneDNN, torch 2.14) it was not faster for whole
     networks (BENCHMARKS.md); it is there to be measured per device.
+
+    Args:
+        in_ch: input channels.
+        out_ch: output channels.
+        stride: stride of the first convolutions (and of the projection shortcut).
+        config: kernel lengths, fusion, layers... (:class:`BlockConfig`; default: its defaults).
+        drop_path: stochastic-depth probability of this block.
     """
 
     expansion = 1
 
-    def __init__(
-        self,
-        in_ch: int,
-        out_ch: int,
-        stride: int = 1,
-        *,
-        kernel_sizes: Sequence[int] = (3, 5, 7),
-        fusion: Fusion = "concat",
-        branch_ratio: float | None = None,
-        se: bool = False,
-        drop_path: float = 0.0,
-        avg_down: bool = False,
-        norm_layer: type[nn.Module] = nn.BatchNorm1d,
-        act_layer: type[nn.Module] = nn.ReLU,
-        fuse_convs: bool = False,
-    ) -> None:
-        super().__init__(in_ch, out_ch, stride, kernel_sizes=kernel_sizes, fusion=fusion, se=se, drop_path=drop_path,
-                         avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer)
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, *, config: BlockConfig | None = None,
+                 drop_path: float = 0.0) -> None:
+        config = config or BlockConfig()
+        super().__init__(in_ch, out_ch, stride, config, drop_path)
+        kernel_sizes, fusion = config.kernel_sizes, config.fusion
+        norm_layer, act_layer = config.norm_layer, config.act_layer
         n = len(kernel_sizes)
-        ratio = 1.0 / n if branch_ratio is None else branch_ratio
+        ratio = 1.0 / n if config.branch_ratio is None else config.branch_ratio
         mid = max(8, int(round(out_ch * ratio)))
         branch_out = mid if fusion == "concat" else out_ch
         self.branches = nn.ModuleList(
@@ -276,7 +300,7 @@ class MultiScaleBlock1d(_MultiScaleResidual):
             self.fuse = ConvNormAct1d(branch_out * n, out_ch, 1, norm_layer=norm_layer, act_layer=None)
         elif fusion == "attention":
             self.attend = SelectiveKernelAttention(out_ch, n, act_layer=act_layer)
-        self.set_fused(fuse_convs)  # once the branches exist
+        self.set_fused(config.fuse_convs)  # once the branches exist
 
     def last_norms(self) -> list[nn.Module]:
         if self.fusion == "concat":
@@ -302,31 +326,21 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
     The multi-scale part is the middle convolution: one branch per kernel length, each
     ``width / n`` wide for ``"concat"`` (concatenated back to ``width``) or ``width`` wide for
     ``"sum"``/``"attention"``.  The expanding 1x1 conv's BN is the block's last norm.
+
+    Args: as :class:`MultiScaleBlock1d`.
     """
 
     expansion = 4
 
-    def __init__(
-        self,
-        in_ch: int,
-        out_ch: int,
-        stride: int = 1,
-        *,
-        kernel_sizes: Sequence[int] = (3, 5, 7),
-        fusion: Fusion = "concat",
-        branch_ratio: float | None = None,
-        se: bool = False,
-        drop_path: float = 0.0,
-        avg_down: bool = False,
-        norm_layer: type[nn.Module] = nn.BatchNorm1d,
-        act_layer: type[nn.Module] = nn.ReLU,
-        fuse_convs: bool = False,
-    ) -> None:
-        super().__init__(in_ch, out_ch, stride, kernel_sizes=kernel_sizes, fusion=fusion, se=se, drop_path=drop_path,
-                         avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer)
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, *, config: BlockConfig | None = None,
+                 drop_path: float = 0.0) -> None:
+        config = config or BlockConfig()
+        super().__init__(in_ch, out_ch, stride, config, drop_path)
+        kernel_sizes, fusion = config.kernel_sizes, config.fusion
+        norm_layer, act_layer = config.norm_layer, config.act_layer
         n = len(kernel_sizes)
         width = out_ch // self.expansion
-        ratio = 1.0 / n if branch_ratio is None else branch_ratio
+        ratio = 1.0 / n if config.branch_ratio is None else config.branch_ratio
         branch_w = max(8, int(round(width * ratio))) if fusion == "concat" else width
         self.reduce = ConvNormAct1d(in_ch, width, 1, norm_layer=norm_layer, act_layer=act_layer)
         self.branches = nn.ModuleList(
@@ -337,7 +351,7 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
             self.attend = SelectiveKernelAttention(width, n, act_layer=act_layer)
         fused_w = branch_w * n if fusion == "concat" else width
         self.expand = ConvNormAct1d(fused_w, out_ch, 1, norm_layer=norm_layer, act_layer=None)
-        self.set_fused(fuse_convs)  # once the branches exist
+        self.set_fused(config.fuse_convs)  # once the branches exist
 
     def last_norms(self) -> list[nn.Module]:
         return [self.expand.norm]

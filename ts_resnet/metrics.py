@@ -18,10 +18,6 @@ from torchmetrics.classification import (
     MultilabelF1Score,
 )
 
-# The headline metric, monitored for checkpoints: macro AUROC for (multi-)label tasks as in the
-# PTB-XL benchmark, accuracy for multi-class archives (the UCR/UEA convention).
-HEADLINE = {"multilabel": "auroc", "binary": "auroc", "multiclass": "acc"}
-
 
 def make_metrics(task: str, num_classes: int) -> MetricCollection:
     """accuracy, macro F1, macro AUROC and macro average precision, on probabilities."""

@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Literal
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
-from .metrics import HEADLINE, make_metrics
-from .registry import create_model
-
-Task = Literal["multiclass", "multilabel", "binary"]
-
-
-def aggregate_windows(values: torch.Tensor, n_windows: torch.Tensor, how: str = "mean") -> torch.Tensor:
-    """Reduce per-window rows ``(sum n, K)`` to per-record rows ``(B, K)`` by mean or max."""
-    if values.shape[0] == n_windows.shape[0]:
-        return values
-    record = torch.repeat_interleave(torch.arange(n_windows.shape[0], device=values.device), n_windows)
-    out = values.new_zeros((n_windows.shape[0],) + values.shape[1:])
-    if how == "max":
-        return out.index_reduce_(0, record, values, "amax", include_self=False)
-    if how != "mean":
-        raise ValueError(f"window aggregation must be 'mean' or 'max', got {how!r}")
-    return out.index_add_(0, record, values) / n_windows.to(values.dtype).unsqueeze(-1)
-
-
-def _resolve_layer(value: Any) -> Any:
-    """Accept ``"torch.nn.GroupNorm"``-style strings for layer-type options coming from YAML."""
-    if isinstance(value, str) and "." in value:
-        module, _, name = value.rpartition(".")
-        return getattr(importlib.import_module(module), name)
-    return value
-
-
-def probabilities(logits: torch.Tensor, task: str) -> torch.Tensor:
-    return logits.softmax(-1) if task == "multiclass" else torch.sigmoid(logits)
+from .card import ModelCard
+from .data.transforms import PreprocessConfig
+from .metrics import make_metrics
+from .registry import NetworkOptions, create_model
+from .tasks import Task, TaskSpec, aggregate_windows, check_task
 
 
 class SignalClassifier(L.LightningModule):
@@ -47,8 +21,8 @@ class SignalClassifier(L.LightningModule):
 
     Args:
         arch: registered preset name (``ts_resnet.list_models()``).
-        arch_options: :class:`~ts_resnet.MultiScaleResNet1d` keyword overrides, e.g.
-            ``{fusion: attention, drop_path_rate: 0.1}``; checked against the network's signature.
+        arch_options: typed overrides of the preset (:class:`~ts_resnet.registry.NetworkOptions`),
+            e.g. ``--model.arch_options.fusion attention``; a plain dict works from Python.
         num_classes: normally linked from the data module.
         in_channels: normally linked from the data module.
         task: normally linked from the data module.
@@ -68,7 +42,7 @@ class SignalClassifier(L.LightningModule):
     def __init__(
         self,
         arch: str = "msresnet_ecg",
-        arch_options: dict[str, Any] | None = None,
+        arch_options: NetworkOptions | None = None,
         num_classes: int = 5,
         in_channels: int = 12,
         task: Task = "multilabel",
@@ -87,17 +61,17 @@ class SignalClassifier(L.LightningModule):
         self.save_hyperparameters(ignore=["net"])
         # Layer types given from Python become dotted names: checkpoints hold plain data only, so
         # they load with torch.load(weights_only=True).
-        self.hparams["arch_options"] = _jsonable(arch_options) if arch_options else arch_options
-        if task not in ("multiclass", "multilabel", "binary"):
-            raise ValueError(f"task must be 'multiclass', 'multilabel' or 'binary', got {task!r}")
+        options = NetworkOptions.parse(arch_options)
+        self.hparams["arch_options"] = options.to_dict() or None
+        check_task(task)
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names for num_classes={num_classes}")
         self.task = task
+        self.spec = TaskSpec(task, num_classes)
         self.class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
-        # binary: one logit for the positive (second) class
-        self.num_outputs = 1 if task == "binary" else num_classes
-        options = {k: _resolve_layer(v) for k, v in (arch_options or {}).items()}
-        self.net = net if net is not None else create_model(arch, in_ch=in_channels, num_classes=self.num_outputs, **options)
+        self.num_outputs = self.spec.num_outputs  # binary: one logit for the positive (second) class
+        self.net = net if net is not None else create_model(arch, in_ch=in_channels, num_classes=self.num_outputs,
+                                                            **options.overrides())
         self.window_agg = window_agg
         self.data_config: dict[str, Any] = {}
         if class_weights is not None and len(class_weights) != num_classes:
@@ -122,17 +96,8 @@ class SignalClassifier(L.LightningModule):
         return net(x) if lengths is None else net(x, lengths=lengths)
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self.task == "multiclass":
-            return F.cross_entropy(logits, y, weight=self.class_weights, label_smoothing=self.hparams.label_smoothing)
-        target = y.float().view_as(logits)
-        return F.binary_cross_entropy_with_logits(logits, target, pos_weight=self.pos_weight)
-
-    def _metric_inputs(self, probs: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.task == "binary":
-            return probs.view(-1), y.long().view(-1)
-        if self.task == "multilabel":
-            return probs, y.long()
-        return probs, y
+        return self.spec.loss(logits, y, class_weights=self.class_weights, pos_weight=self.pos_weight,
+                              label_smoothing=self.hparams.label_smoothing)
 
     def _step(self, batch: dict[str, Any], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         logits_w = self(batch["x"], batch.get("lengths"))
@@ -140,9 +105,9 @@ class SignalClassifier(L.LightningModule):
         # Loss on window-averaged logits; metrics on aggregated probabilities (mean or max).
         logits = aggregate_windows(logits_w, n, "mean")
         loss = self.loss(logits, batch["y"])
-        probs = aggregate_windows(probabilities(logits_w.float(), self.task), n, self.window_agg)
+        probs = aggregate_windows(self.spec.probabilities(logits_w.float()), n, self.window_agg)
         metrics = getattr(self, f"{stage}_metrics")
-        metrics.update(*self._metric_inputs(probs, batch["y"]))
+        metrics.update(*self.spec.metric_inputs(probs, batch["y"]))
         bsz = n.shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
                  batch_size=bsz, sync_dist=stage != "train")
@@ -162,7 +127,7 @@ class SignalClassifier(L.LightningModule):
     def _log_epoch_metrics(self, stage: str) -> None:
         metrics = getattr(self, f"{stage}_metrics")
         values = metrics.compute()  # torchmetrics gathers the states of every DDP rank first
-        headline = f"{stage}/{HEADLINE[self.task]}"
+        headline = f"{stage}/{self.spec.headline_metric}"
         for name, value in values.items():
             self.log(name, value, prog_bar=name == headline and stage != "test")
         metrics.reset()
@@ -177,7 +142,7 @@ class SignalClassifier(L.LightningModule):
         self._log_epoch_metrics("test")
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
-        probs = aggregate_windows(probabilities(self(batch["x"], batch.get("lengths")).float(), self.task),
+        probs = aggregate_windows(self.spec.probabilities(self(batch["x"], batch.get("lengths")).float()),
                                   batch["n_windows"], self.window_agg)
         return {"id": list(batch["id"]), "probs": probs.cpu(), "n_windows": batch["n_windows"].cpu()}
 
@@ -212,7 +177,7 @@ class SignalClassifier(L.LightningModule):
                 return []  # checkpointing disabled, or the user chose what to monitor
             dm = getattr(self.trainer, "datamodule", None)
             has_val = bool(getattr(dm, "has_val_split", True)) and self.trainer.limit_val_batches != 0
-        monitor = f"val/{HEADLINE[self.task]}" if has_val else None
+        monitor = f"val/{self.spec.headline_metric}" if has_val else None
         return [BestAndLastCheckpoint(monitor=monitor, mode="max", save_last=True,
                                       filename="best-{epoch}" if monitor else "{epoch}-{step}")]
 
@@ -231,24 +196,20 @@ class SignalClassifier(L.LightningModule):
             # after setup: includes statistics fitted on the training split
             self.data_config = dm.inference_config()
 
-    def inference_meta(self) -> dict[str, Any]:
-        """Plain data (JSON-able) describing how to rebuild and feed this network."""
+    def model_card(self) -> ModelCard:
+        """The card written into checkpoints: network, classes, and the data pipeline of the run."""
         hp = self.hparams
-        return {
-            "format_version": 1,
-            "arch": hp.arch,
-            "arch_options": _jsonable(hp.arch_options or {}),
-            "num_classes": hp.num_classes,
-            "num_outputs": self.num_outputs,
-            "in_channels": hp.in_channels,
-            "task": self.task,
-            "class_names": list(self.class_names),
-            "window_agg": self.window_agg,
-            **{k: v for k, v in self.data_config.items() if k not in ("class_names", "task")},
-        }
+        data = self.data_config
+        return ModelCard(
+            arch=hp.arch, arch_options=hp.arch_options or {}, num_classes=hp.num_classes,
+            in_channels=hp.in_channels, task=self.task, class_names=list(self.class_names),
+            window_agg=self.window_agg, channels=list(data.get("channels") or []), fs=data.get("fs"),
+            window=data.get("window"), eval_stride=data.get("eval_stride"),
+            preprocess=PreprocessConfig.from_dict(data.get("preprocess") or {}),
+        )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["ts_resnet"] = self.inference_meta()
+        checkpoint["ts_resnet"] = self.model_card().to_dict()
 
 
 class BestAndLastCheckpoint(ModelCheckpoint):
@@ -272,13 +233,3 @@ class BestAndLastCheckpoint(ModelCheckpoint):
         super().on_train_epoch_end(trainer, pl_module)
         if not self._should_skip_saving_checkpoint(trainer) and self._should_save_on_train_epoch_end(trainer):
             self._refresh_last(trainer)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
-    return value

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .layers import (
+    BlockConfig,
     ConvNormAct1d,
     Fusion,
     GlobalPool1d,
@@ -97,6 +98,9 @@ class MultiScaleResNet1d(nn.Module):
         if block not in ("basic", "bottleneck"):
             raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
         block_cls = MultiScaleBlock1d if block == "basic" else MultiScaleBottleneck1d
+        block_config = BlockConfig(kernel_sizes=tuple(kernel_sizes), fusion=fusion, branch_ratio=branch_ratio, se=se,
+                                   avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer,
+                                   fuse_convs=fuse_convs)
 
         self.in_ch = in_ch
         self.num_classes = num_classes
@@ -121,12 +125,7 @@ class MultiScaleResNet1d(nn.Module):
             for j in range(n_blocks):
                 # Linear stochastic-depth rule (Huang et al. 2016): deeper blocks dropped more often.
                 dpr = drop_path_rate * block_idx / max(total_blocks - 1, 1)
-                blocks.append(block_cls(
-                    ch, out_ch, stride if j == 0 else 1,
-                    kernel_sizes=kernel_sizes, fusion=fusion, branch_ratio=branch_ratio, se=se,
-                    drop_path=dpr, avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer,
-                    fuse_convs=fuse_convs,
-                ))
+                blocks.append(block_cls(ch, out_ch, stride if j == 0 else 1, config=block_config, drop_path=dpr))
                 ch = out_ch
                 block_idx += 1
             reduction *= stride

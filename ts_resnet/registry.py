@@ -7,9 +7,12 @@ the sum-fusion variant.  Unknown keywords raise a ``TypeError`` naming the prese
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import inspect
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from .network import MultiScaleResNet1d
 
@@ -54,6 +57,104 @@ def create_model(name: str, **overrides: Any) -> MultiScaleResNet1d:
             f"create_model({name!r}): unknown arguments {sorted(unknown)}; valid: {sorted(_VALID_KEYS)}"
         )
     return _PRESETS[name](**overrides)
+
+
+def resolve_layer(value: Any) -> Any:
+    """A layer type given by dotted name (``"torch.nn.GroupNorm"``, as YAML files and model cards
+    store them) -> the type; anything else unchanged."""
+    if isinstance(value, str) and "." in value:
+        module, _, name = value.rpartition(".")
+        try:
+            return getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as e:
+            raise ValueError(f"cannot resolve layer type {value!r}: {e}") from None
+    return value
+
+
+def layer_name(value: Any) -> Any:
+    """The inverse of :func:`resolve_layer` for plain-data storage: types -> dotted names, recursively."""
+    if isinstance(value, dict):
+        return {str(k): layer_name(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [layer_name(v) for v in value]
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return value
+
+
+@dataclass
+class NetworkOptions:
+    """Typed overrides of a preset's :class:`MultiScaleResNet1d` arguments; ``None`` keeps the preset's
+    value. This is ``--model.arch_options`` on the command line (``--model.arch_options.fusion
+    attention``; every option is listed with its type by ``ts-resnet fit --help``) and
+    ``model.arch_options`` in YAML. Layer types are dotted names (``torch.nn.GELU``).
+
+    Attributes:
+        layers: residual blocks per stage.
+        widths: channels per stage.
+        block: ``"basic"`` or ``"bottleneck"``.
+        kernel_sizes: kernel length of each parallel branch.
+        fusion: ``"concat"``, ``"sum"`` or ``"attention"``.
+        branch_ratio: branch width as a fraction of the block width.
+        stem_width: channels of the stem convolution.
+        stem_kernel: kernel length of the stem convolution.
+        stem_stride: stride of the stem convolution.
+        stem_pool: max-pool after the stem.
+        stage_strides: stride of each stage's first block.
+        avg_down: ResNet-D shortcut when a block downsamples.
+        se: squeeze-excitation in every block.
+        drop_path_rate: stochastic depth of the last block.
+        dropout: dropout before the classifier.
+        global_pool: ``"avg"``, ``"max"`` or ``"avgmax"``.
+        norm_layer: dotted name of the normalisation layer type.
+        act_layer: dotted name of the activation layer type.
+        zero_init_last: every block starts as the identity.
+        fuse_convs: compute the branches' first convolutions as one.
+    """
+
+    layers: list[int] | None = None
+    widths: list[int] | None = None
+    block: Literal["basic", "bottleneck"] | None = None
+    kernel_sizes: list[int] | None = None
+    fusion: Literal["concat", "sum", "attention"] | None = None
+    branch_ratio: float | None = None
+    stem_width: int | None = None
+    stem_kernel: int | None = None
+    stem_stride: int | None = None
+    stem_pool: bool | None = None
+    stage_strides: list[int] | None = None
+    avg_down: bool | None = None
+    se: bool | None = None
+    drop_path_rate: float | None = None
+    dropout: float | None = None
+    global_pool: Literal["avg", "max", "avgmax"] | None = None
+    norm_layer: str | None = None
+    act_layer: str | None = None
+    zero_init_last: bool | None = None
+    fuse_convs: bool | None = None
+
+    @classmethod
+    def parse(cls, value: NetworkOptions | dict[str, Any] | None) -> NetworkOptions:
+        """Options from an instance, a plain dict (Python use, old checkpoints) or None; unknown keys
+        are a ``TypeError`` naming them."""
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, dict):
+            raise TypeError(f"network options must be NetworkOptions or a dict, got {type(value).__name__}")
+        unknown = sorted(set(value) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise TypeError(f"unknown network options {unknown}; valid: {sorted(f.name for f in dataclasses.fields(cls))}")
+        return cls(**layer_name(value))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options that are set, as plain data (what checkpoints store)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name) is not None}
+
+    def overrides(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`create_model` (layer names resolved to types)."""
+        return {k: resolve_layer(v) for k, v in self.to_dict().items()}
 
 
 def _check_name(name: str) -> None:

@@ -103,7 +103,7 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
             trainer.fit(module, datamodule=dm)
         module.eval()
         self.module_ = module
-        self.classifier_ = Classifier(module.net.eval(), module.inference_meta())
+        self.classifier_ = Classifier(module.net.eval(), module.model_card())
         return self
 
     # ---- prediction ----------------------------------------------------------------------------
@@ -111,7 +111,7 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "classifier_")
         series = self._series(X, reset=False)
         clf = self.classifier_
-        pre = _preprocessor(clf)
+        pre = clf.preprocessor()
         windows = [clf.windows(Record(s, 1.0, clf.channels), pre) for s in series]
         # series whose windows share a shape share a batch (variable-length sets)
         order = sorted(range(len(windows)), key=lambda i: windows[i].shape)
@@ -122,7 +122,7 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
                 current = []
             current.append(i)
         groups.append(current)
-        probs = clf.predict_windows([[windows[i] for i in g] for g in groups], device="cpu")
+        probs = clf.predict([[windows[i] for i in g] for g in groups], device="cpu")
         out = np.empty((len(windows), len(self.classes_)), dtype=np.float64)
         out[[i for g in groups for i in g]] = np.stack(probs)
         return out
@@ -139,12 +139,12 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         p = Path(path)
         if p.exists():
             raise FileExistsError(f"{p} exists; not overwriting")
-        meta = dict(self.classifier_.meta)
-        meta["class_names"] = [str(c) for c in self.classes_]
         # the estimator's own state rides in the model card: plain data, read back by load_classifier
-        meta["sklearn"] = {"params": self.get_params(), "classes": self.classes_.tolist()}
+        card = self.classifier_.card.replace(
+            class_names=[str(c) for c in self.classes_],
+            extra={"sklearn": {"params": self.get_params(), "classes": self.classes_.tolist()}})
         torch.save({"state_dict": {f"net.{k}": v for k, v in self.classifier_.net.state_dict().items()},
-                    "ts_resnet": meta}, p)
+                    "ts_resnet": card.to_dict()}, p)
         return p
 
     @classmethod
@@ -152,12 +152,11 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         from .inference import Classifier, load_classifier
 
         clf = load_classifier(path)  # one weights-only read of the file
-        meta = dict(clf.meta)
-        extra = meta.pop("sklearn", {})
+        extra = clf.card.extra.get("sklearn", {})
         est = cls(**extra.get("params", {}))
         est.classes_ = np.asarray(extra.get("classes", clf.class_names))
-        meta["class_names"] = [str(i) for i in range(len(est.classes_))]
-        est.classifier_ = Classifier(clf.net, meta)
+        card = clf.card.replace(class_names=[str(i) for i in range(len(est.classes_))], extra={})
+        est.classifier_ = Classifier(clf.net, card)
         est.n_features_in_ = None
         return est
 
@@ -196,12 +195,6 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = True  # NaN gaps are interpolated, as in the archives
         tags.non_deterministic = self.device != "cpu"
         return tags
-
-
-def _preprocessor(clf: Any) -> Any:
-    from .data.transforms import Preprocessor
-
-    return Preprocessor(clf.preprocess_config())
 
 
 class _quiet:

@@ -1,4 +1,4 @@
-"""Write ``ts-resnet predict`` results to a file.
+"""Write ``ts-resnet predict`` results to a file, in the same rows as ``ts-resnet classify``.
 
     ts-resnet predict -c configs/demo.yaml --ckpt_path best.ckpt \\
         --trainer.callbacks+=ts_resnet.writers.PredictionWriter --trainer.callbacks.output preds.csv
@@ -6,25 +6,29 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 from lightning.pytorch.callbacks import BasePredictionWriter
+
+from .rows import output_format, prediction_rows, render
 
 
 class PredictionWriter(BasePredictionWriter):
-    """One CSV row per record: ``id``, a probability column per class, ``n_windows``.
+    """One row per record: ``id``, ``path``, a probability column per class, ``predicted`` (decided
+    with the model card's thresholds, 0.5 without) and ``n_windows``; CSV, JSON lines or JSON by
+    the file's suffix.
 
     Args:
-        output: CSV file to write (not overwritten unless ``overwrite``).
+        output: file to write (``.csv``, ``.jsonl`` or ``.json``; not overwritten unless ``overwrite``).
         overwrite: replace an existing file.
     """
 
     def __init__(self, output: str = "predictions.csv", overwrite: bool = False) -> None:
         super().__init__(write_interval="epoch")
         self.output = Path(output)
+        self.format = output_format(self.output)
         self.overwrite = overwrite
 
     def on_predict_start(self, trainer, pl_module) -> None:
@@ -32,17 +36,20 @@ class PredictionWriter(BasePredictionWriter):
             raise FileExistsError(f"{self.output} exists; set overwrite=True to replace it")
 
     def write_on_epoch_end(self, trainer, pl_module, predictions: list[Any], batch_indices: Any) -> None:
+        from .cli.common import atomic_write_text
+
         if trainer.world_size > 1:
             raise RuntimeError("PredictionWriter writes from a single process; predict on one device")
-        names = list(pl_module.class_names)
+        card = pl_module.model_card()
+        spec = card.spec
+        ids = [rid for batch in predictions for rid in batch["id"]]
+        probs = spec.class_probabilities(np.concatenate([b["probs"].numpy() for b in predictions]))
+        n_windows = [int(n) for b in predictions for n in b["n_windows"].tolist()]
+        dm = getattr(trainer, "datamodule", None)
+        paths = dict(dm.record_items()) if hasattr(dm, "record_items") else {}
+        thresholds = card.thresholds if card.thresholds is not None else [0.5] * card.num_classes
+        rows = prediction_rows(card.class_names, ids, [paths.get(i) for i in ids], probs,
+                               spec.decide(probs, np.asarray(thresholds)), n_windows)
         self.output.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.output, "w", newline="") as f:
-            writer = csv.writer(f)
-            binary = pl_module.task == "binary"
-            writer.writerow(["id", *names, "n_windows"])
-            for batch in predictions:
-                probs = batch["probs"]
-                if binary:
-                    probs = torch.cat([1 - probs, probs], dim=1)
-                for rid, p, n in zip(batch["id"], probs.tolist(), batch["n_windows"].tolist()):
-                    writer.writerow([rid, *(f"{v:.6f}" for v in p), n])
+        model = {"arch": card.arch, "task": card.task, "classes": card.class_names}
+        atomic_write_text(self.output, render(rows, self.format, card.class_names, model=model))

@@ -8,9 +8,8 @@ model file, or an output file that exists (without ``--force``).
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from .common import CLIError, atomic_write_text, check_output, err, pick_device
 
@@ -36,9 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="preds.csv, preds.jsonl (JSON lines) or preds.json (one document); default CSV on stdout")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     thr = p.add_mutually_exclusive_group()
-    thr.add_argument("--threshold", type=float, default=0.5, help="multi-label/binary decision threshold")
+    thr.add_argument("--threshold", type=float, default=None,
+                     help="multi-label/binary decision threshold in [0, 1] for every class "
+                     "(default: the model's per-class thresholds, else 0.5)")
     thr.add_argument("--thresholds", default=None, help='JSON file of per-class thresholds, e.g. {"AF": 0.3}')
     p.add_argument("--batch-size", type=int, default=64, help="records per inference batch")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes that read and preprocess records while the model runs "
+                   "(default: 2 for folders of 16+ records when there are 2+ cores, else 0)")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--window-agg", default=None, choices=["mean", "max"],
                    help="combine window scores of long records (default: the model's)")
@@ -52,8 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _thresholds(args: argparse.Namespace, class_names: list[str]) -> np.ndarray:
-    values = np.full(len(class_names), args.threshold, dtype=np.float64)
+def _thresholds(args: argparse.Namespace, clf: Any) -> np.ndarray:
+    """Per-class thresholds: --threshold for all, --thresholds per class (others keep the model's)."""
+    names = clf.class_names
+    values = clf.thresholds()
+    if args.threshold is not None:
+        if not 0.0 <= args.threshold <= 1.0:
+            raise CLIError(f"--threshold {args.threshold}: a probability threshold must be in [0, 1]")
+        values[:] = args.threshold
     if args.thresholds:
         try:
             given = json.loads(Path(args.thresholds).read_text())
@@ -61,100 +72,98 @@ def _thresholds(args: argparse.Namespace, class_names: list[str]) -> np.ndarray:
             raise CLIError(f"--thresholds {args.thresholds}: not a readable JSON object ({e})") from None
         if not isinstance(given, dict):
             raise CLIError(f"--thresholds {args.thresholds}: expected a JSON object of class -> threshold")
-        unknown = sorted(set(given) - set(class_names))
+        unknown = sorted(set(given) - set(names))
         if unknown:
-            raise CLIError(f"--thresholds: unknown classes {unknown}; the model's classes are {class_names}")
-        for i, name in enumerate(class_names):
-            values[i] = float(given.get(name, args.threshold))
+            raise CLIError(f"--thresholds: unknown classes {unknown}; the model's classes are {names}")
+        for name, value in given.items():
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise CLIError(f"--thresholds {args.thresholds}: {name!r}: {value!r} is not a threshold in [0, 1]")
+            values[names.index(name)] = float(value)
     return values
+
+
+class RecordFiles(Dataset):
+    """Read + preprocess one file per item (in DataLoader workers): ``(index, (id, path), windows, error)``.
+
+    A file that cannot be read or preprocessed yields its error message instead of raising, so one
+    bad file never stops the batch."""
+
+    def __init__(self, paths: list[Path], clf: Any, pre: Any, *, fs: float | None, layout: str | None) -> None:
+        self.paths = paths
+        self.clf = clf
+        self.pre = pre
+        self.fs = fs
+        self.layout = layout
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[int, tuple[str, str] | None, np.ndarray | None, str | None]:
+        from ..data.readers import read_record
+        from ..data.records import SignalReadError
+
+        path = self.paths[i]
+        try:
+            rec = read_record(path, fs=self.fs, layout=self.layout, nan_policy=self.pre.config.reader_nan_policy)
+            windows = self.clf.prepare(rec, self.pre).windows
+        except SignalReadError as e:
+            return i, None, None, e.problem
+        except Exception as e:  # a broken file must not stop the batch
+            return i, None, None, f"{type(e).__name__}: {e}"
+        return i, (rec.id, rec.path), windows, None  # not the signal: only windows cross processes
+
+
+def _worker_init(_: int) -> None:
+    torch.set_num_threads(1)  # workers only read and filter; the cores are for the main process
+
+
+def _identity(item: Any) -> Any:
+    return item
+
+
+def default_workers(n_paths: int) -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(2, cores) if n_paths >= 16 and cores >= 2 else 0
 
 
 def classify_records(clf: Any, paths: list[Path], args: argparse.Namespace, device: torch.device
                      ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """Read, preprocess and classify; returns (rows, failures)."""
+    """Read, preprocess and classify; returns (rows in input order, failures)."""
     from tqdm.auto import tqdm
 
-    from ..data.readers import read_record
-    from ..data.records import SignalReadError
-    from ..data.transforms import Preprocessor
-
-    cfg = clf.preprocess_config(fill_missing_leads=args.fill_missing_leads)
-    if args.nan_policy:
-        cfg = cfg.replace(nan_policy=args.nan_policy)
-    pre = Preprocessor(cfg)
-    agg = args.window_agg or clf.meta.get("window_agg", "mean")
-    rows: list[dict[str, Any]] = []
-    failures: list[tuple[str, str]] = []
-    pending: dict[tuple[int, ...], list[tuple[Any, np.ndarray]]] = {}
+    pre = clf.preprocessor(fill_missing_leads=args.fill_missing_leads, nan_policy=args.nan_policy)
+    agg = args.window_agg or clf.card.window_agg
     # A model without a sampling rate (UCR/UEA archives) never resamples: files need not declare one.
     default_fs = args.fs if args.fs is not None else (1.0 if clf.fs is None else None)
+    workers = default_workers(len(paths)) if args.workers is None else args.workers
+    loader = DataLoader(RecordFiles(paths, clf, pre, fs=default_fs, layout=args.layout), batch_size=None,
+                        num_workers=workers, collate_fn=_identity, worker_init_fn=_worker_init if workers else None,
+                        prefetch_factor=8 if workers else None)
+    done: list[tuple[int, Any, np.ndarray, int]] = []
+    failures: list[tuple[int, str, str]] = []
+    pending: dict[tuple[int, ...], list[tuple[int, Any, np.ndarray]]] = {}
 
     def flush(key: tuple[int, ...]) -> None:
         group = pending.pop(key, [])
-        if not group:
-            return
-        probs = clf.predict_windows([[w for _, w in group]], device=device, agg=agg)
-        for (rec, w), p in zip(group, probs):
-            rows.append({"rec": rec, "probs": p, "n_windows": int(w.shape[0])})
+        if group:
+            probs = clf.predict([[w for _, _, w in group]], device=device, agg=agg)
+            done.extend((i, rec, p, int(w.shape[0])) for (i, rec, w), p in zip(group, probs))
 
-    bar = tqdm(paths, desc="classifying", unit="rec", file=sys.stderr, disable=args.quiet or len(paths) <= 5)
-    for path in bar:
-        try:
-            rec = read_record(path, fs=default_fs, layout=args.layout,
-                              nan_policy="keep" if cfg.nan_policy != "error" else "error")
-            windows = clf.windows(rec, pre)
-        except SignalReadError as e:
-            failures.append((str(path), e.problem))
+    bar = tqdm(loader, total=len(paths), desc="classifying", unit="rec", file=sys.stderr,
+               disable=args.quiet or len(paths) <= 5)
+    for i, rec, windows, error in bar:
+        if error is not None:
+            failures.append((i, str(paths[i]), error))
             continue
-        except Exception as e:  # a broken file must not stop the batch
-            failures.append((str(path), f"{type(e).__name__}: {e}"))
-            continue
-        # Records whose windows share a shape share a batch.
-        key = windows.shape[1:]
-        pending.setdefault(key, []).append((rec, windows))
+        key = windows.shape[1:]  # records whose windows share a shape share a batch
+        pending.setdefault(key, []).append((i, rec, windows))
         if len(pending[key]) >= args.batch_size:
             flush(key)
     for key in list(pending):
         flush(key)
-    return rows, failures
-
-
-def format_rows(clf: Any, rows: list[dict[str, Any]], thresholds: np.ndarray) -> list[dict[str, Any]]:
-    out = []
-    names = clf.class_names
-    for r in rows:
-        probs = clf.to_probability_row(r["probs"])
-        p = np.array([probs[n] for n in names])
-        if clf.task == "multiclass":
-            predicted = [names[int(p.argmax())]]
-        elif clf.task == "binary":
-            predicted = [names[-1] if p[-1] >= thresholds[-1] else names[0]]
-        else:
-            predicted = [n for n, v, t in zip(names, p, thresholds) if v >= t]
-        rec = r["rec"]
-        out.append({"id": rec.id, "path": rec.path, **{n: round(float(v), 6) for n, v in probs.items()},
-                    "predicted": ";".join(predicted), "n_windows": r["n_windows"]})
-    return out
-
-
-def render(rows: list[dict[str, Any]], fmt: str, clf: Any, failures: list[tuple[str, str]]) -> str:
-    columns = ["id", "path", *clf.class_names, "predicted", "n_windows"]
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return buf.getvalue()
-    if fmt == "jsonl":
-        return "".join(json.dumps({**r, "predicted": r["predicted"].split(";") if r["predicted"] else []}) + "\n"
-                       for r in rows)
-    doc = {
-        "model": {"arch": clf.meta.get("arch"), "task": clf.task, "classes": clf.class_names,
-                  "fs": clf.fs, "window": clf.window, "channels": clf.channels},
-        "records": [{**r, "predicted": r["predicted"].split(";") if r["predicted"] else []} for r in rows],
-        "errors": [{"path": p, "error": e} for p, e in failures],
-    }
-    return json.dumps(doc, indent=2) + "\n"
+    done.sort(key=lambda r: r[0])
+    rows = [{"rec": rec, "probs": p, "n_windows": n} for _, rec, p, n in done]
+    return rows, [(path, reason) for _, path, reason in sorted(failures)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -169,16 +178,18 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from ..data.readers import find_records
     from ..inference import ModelFileError, load_classifier
+    from ..rows import output_format, prediction_rows, render
 
     if args.batch_size < 1:
         raise CLIError("--batch-size must be >= 1")
+    if args.workers is not None and args.workers < 0:
+        raise CLIError("--workers must be >= 0")
     out_path = Path(args.output) if args.output else None
-    fmt = "csv"
+    try:
+        fmt = output_format(out_path)
+    except ValueError as e:
+        raise CLIError(f"--output {e}") from None
     if out_path is not None:
-        suffix = out_path.suffix.lower()
-        fmt = {".csv": "csv", ".jsonl": "jsonl", ".json": "json"}.get(suffix, "")
-        if not fmt:
-            raise CLIError(f"--output {out_path}: use a .csv, .jsonl or .json file name")
         check_output(out_path, args.force)
     try:
         clf = load_classifier(args.checkpoint)
@@ -187,7 +198,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..layers import fold_batchnorm
 
     fold_batchnorm(clf.net)  # inference only: BatchNorm folded into the convolutions
-    thresholds = _thresholds(args, clf.class_names)
+    thresholds = _thresholds(args, clf)
     device = pick_device(args.device)
     paths = find_records(args.paths)
     if not paths:
@@ -195,8 +206,13 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     rows, failures = classify_records(clf, paths, args, device)
     elapsed = time.perf_counter() - start
-    table = format_rows(clf, rows, thresholds)
-    text = render(table, fmt, clf, failures)
+    probs = np.stack([r["probs"] for r in rows]) if rows else np.zeros((0, len(clf.class_names)))
+    table = prediction_rows(clf.class_names, [r["rec"][0] for r in rows], [r["rec"][1] for r in rows], probs,
+                            clf.decide(probs, thresholds) if rows else probs.astype(bool),
+                            [r["n_windows"] for r in rows])
+    model = {"arch": clf.card.arch, "task": clf.task, "classes": clf.class_names, "fs": clf.fs,
+             "window": clf.window, "channels": clf.channels}
+    text = render(table, fmt, clf.class_names, model=model, errors=failures)
     if out_path is None:
         sys.stdout.write(text)
     else:

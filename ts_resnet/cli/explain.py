@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         check_output(out, args.force)
         try:
             clf = load_classifier(args.checkpoint)
-            rec = read_record(args.record, fs=args.fs, layout=args.layout, nan_policy="keep")
+            rec = read_record(args.record, fs=args.fs, layout=args.layout,
+                              nan_policy=clf.card.preprocess.reader_nan_policy)
             result = explain_record(clf, rec, args.class_name, args.fill_missing_leads)
         except (ModelFileError, SignalReadError, ValueError) as e:
             raise CLIError(str(e)) from None

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .transforms import Augment, pad_or_crop, sliding_windows
+from .transforms import Augment, default_stride, eval_windows, pad_or_crop
 
 
 class SignalDataset(Dataset):
@@ -52,7 +52,7 @@ class SignalDataset(Dataset):
         self.targets = np.asarray(targets)
         self.ids = list(ids)
         self.window = window
-        self.stride = stride or (max(1, window // 2) if window else None)
+        self.stride = stride or default_stride(window)
         self.train = train
         self.augment = augment
         self.transform = transform
@@ -74,10 +74,8 @@ class SignalDataset(Dataset):
             if self.augment is not None:
                 x = self.augment(x, rng, self.fs)
             windows = x[None]
-        elif self.window is not None:
-            windows = sliding_windows(x, self.window, self.stride)
         else:
-            windows = x[None]
+            windows, _ = eval_windows(x, self.window, self.stride)
         y = self.targets[i]
         y_t = torch.tensor(y, dtype=torch.float32) if y.ndim else torch.tensor(int(y), dtype=torch.long)
         return {"x": torch.from_numpy(np.ascontiguousarray(windows)), "y": y_t, "index": i, "id": self.ids[i]}

@@ -96,6 +96,12 @@ class PreprocessConfig:
     def replace(self, **changes: Any) -> PreprocessConfig:
         return dataclasses.replace(self, **changes)
 
+    @property
+    def reader_nan_policy(self) -> Literal["error", "keep"]:
+        """What readers do with NaN/Inf samples under this config: keep them for the preprocessor to
+        repair (after lead selection, so gaps in unused leads never matter), or fail at once."""
+        return "error" if self.nan_policy == "error" else "keep"
+
 
 def select_leads(rec: Record, leads: list[str], fill_missing: str = "error") -> np.ndarray:
     """Rows of ``rec.signal`` in the order of ``leads``, matched by name case-insensitively."""
@@ -248,6 +254,23 @@ def sliding_windows(x: np.ndarray, window: int, stride: int) -> np.ndarray:
         return pad_or_crop(x, window)[None]
     view = np.lib.stride_tricks.sliding_window_view(x, window, axis=-1)  # (C, T-W+1, W)
     return np.ascontiguousarray(view[:, window_starts(t, window, stride)].transpose(1, 0, 2))
+
+
+def default_stride(window: int | None) -> int | None:
+    """Evaluation stride when none is configured: half a window (the one place this is decided)."""
+    return max(1, window // 2) if window else None
+
+
+def eval_windows(x: np.ndarray, window: int | None, stride: int | None = None, *, min_length: int = 1
+                 ) -> tuple[np.ndarray, list[int]]:
+    """A preprocessed record ``(C, T)`` as the network sees it in evaluation and inference:
+    ``((n, C, W), starts)``. With a window: sliding windows every ``stride`` samples (default half a
+    window) plus one flush with the end; without: the whole record, zero-padded to ``min_length``."""
+    t = x.shape[-1]
+    if window:
+        stride = stride or default_stride(window)
+        return sliding_windows(x, window, stride), window_starts(t, window, stride)
+    return pad_or_crop(x, max(min_length, t))[None], [0]
 
 
 def num_windows(length: int, window: int, stride: int) -> int:

@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..datasets import SignalDataset, collate_windows
-from ..transforms import Augment, PreprocessConfig, Preprocessor, fit_channel_stats
+from ..transforms import Augment, PreprocessConfig, Preprocessor, default_stride, fit_channel_stats
 
 Task = Literal["multiclass", "multilabel", "binary"]
 
@@ -28,6 +28,16 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+@dataclass
+class CacheInfo:
+    """What :meth:`FileDataModule.prepare` left on disk."""
+
+    folder: Path
+    records: int
+    skipped: int
+    decoded: bool  # False: a valid cache was already there
 
 
 @dataclass
@@ -179,7 +189,7 @@ class SignalDataModule(L.LightningDataModule):
             "channels": self.channels,
             "fs": self.sampling_rate,
             "window": self.window,
-            "eval_stride": self.eval_stride or (self.window // 2 if self.window else None),
+            "eval_stride": self.eval_stride or default_stride(self.window),
             "preprocess": self.preprocess.to_dict(),
         }
 
@@ -322,10 +332,16 @@ class FileDataModule(SignalDataModule):
         """``(record id, path)`` for every record the module uses."""
         raise NotImplementedError
 
+    def source_items(self) -> list[tuple[str, str]]:
+        """``(record id, path)`` for every record of the source, labelled at this module's level or
+        not: what the cache holds and is keyed on, so modules that differ only in their labels
+        (PTB-XL's task levels) share one decoded copy. Default: :meth:`record_items`."""
+        return self.record_items()
+
     def _cache(self) -> tuple[Any, str, list[tuple[str, str]]]:
         from ..cache import SignalCache, cache_key, default_cache_dir
 
-        items = self.record_items()
+        items = self.source_items()
         settings = self.preprocess.replace(normalize="none", mean=None, std=None).to_dict()
         key = cache_key([p for _, p in items], {"preprocess": settings, "module": type(self).__name__})
         name = f"{type(self).__name__}-{key}"
@@ -334,8 +350,7 @@ class FileDataModule(SignalDataModule):
 
     @property
     def _read_nan_policy(self) -> str:
-        # Gaps are repaired by the preprocessor (after lead selection), so the reader keeps them.
-        return "error" if self.preprocess.nan_policy == "error" else "keep"
+        return self.preprocess.reader_nan_policy
 
     def read(self, path: str, nan_policy: str | None = None) -> Any:
         """Read one record (subclasses pass format options such as ``fs``)."""
@@ -343,25 +358,33 @@ class FileDataModule(SignalDataModule):
 
         return read_record(path, nan_policy=nan_policy or self._read_nan_policy)
 
-    def prepare_data(self) -> None:
+    def prepare(self) -> CacheInfo:
+        """Decode and preprocess every record of the source once into the memory-mapped cache (a no-op
+        when a valid cache exists); unreadable records are skipped with a warning naming each."""
         import warnings
 
         cache, key, items = self._cache()
-        if cache.is_valid(key):
-            return
-        pre = Preprocessor(self.preprocess)
+        decoded = False
+        if not cache.is_valid(key):
+            pre = Preprocessor(self.preprocess)
 
-        def load(path: str) -> np.ndarray:
-            return pre(self.read(path), normalize=False)
+            def load(path: str) -> np.ndarray:
+                return pre(self.read(path), normalize=False)
 
-        skipped = cache.build(key, items, load, desc=f"{type(self).__name__}: decoding records")
-        for rid, reason in skipped:
-            warnings.warn(f"skipped record {rid}: {reason}", stacklevel=2)
+            skipped = cache.build(key, items, load, desc=f"{type(self).__name__}: decoding records")
+            for rid, reason in skipped:
+                warnings.warn(f"skipped record {rid}: {reason}", stacklevel=2)
+            decoded = True
+        ids, _, skipped = cache.load()
+        return CacheInfo(cache.folder, len(ids), len(skipped), decoded)
+
+    def prepare_data(self) -> None:
+        self.prepare()
 
     def cached_signals(self) -> dict[str, np.ndarray]:
         """Record id -> preprocessed (not normalised) signal, memory-mapped."""
         cache, key, _ = self._cache()
         if not cache.is_valid(key):
-            self.prepare_data()
+            self.prepare()
         ids, views, _ = cache.load()
         return dict(zip(ids, views))

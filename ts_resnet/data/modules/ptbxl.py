@@ -101,14 +101,13 @@ class PTBXLDataModule(FileDataModule):
         return PreprocessConfig(fs=float(self.sampling_rate_hz), leads=list(STANDARD_12_LEADS), normalize="dataset")
 
     @cached_property
-    def table(self) -> list[dict[str, Any]]:
-        """Rows of ``ptbxl_database.csv`` that have labels at the chosen level."""
+    def database(self) -> list[dict[str, Any]]:
+        """Every row of ``ptbxl_database.csv``: id, fold, SCP codes and the record path at this rate."""
         db = self.root / "ptbxl_database.csv"
         scp = self.root / "scp_statements.csv"
         for f in (db, scp):
             if not f.exists():
                 raise FileNotFoundError(f"{f} not found: is {self.root} a PTB-XL folder?")
-        statements = load_scp_statements(scp)
         column = "filename_lr" if self.sampling_rate_hz == 100 else "filename_hr"
         rows = []
         with open(db, newline="") as f:
@@ -116,14 +115,23 @@ class PTBXLDataModule(FileDataModule):
                 try:
                     codes = ast.literal_eval(row["scp_codes"])
                     fold = int(float(row["strat_fold"]))
-                except (KeyError, ValueError, SyntaxError) as e:
-                    raise ValueError(f"{db} line {lineno}: bad scp_codes/strat_fold ({e})") from None
-                labels = aggregate_labels(codes, statements, self.label_task)
-                if labels:
-                    rows.append({"ecg_id": str(int(float(row["ecg_id"]))), "fold": fold, "labels": labels,
+                    rows.append({"ecg_id": str(int(float(row["ecg_id"]))), "fold": fold, "codes": codes,
                                  "path": str(self.root / row[column]) + ".hea"})
+                except (KeyError, ValueError, SyntaxError) as e:
+                    raise ValueError(f"{db} line {lineno}: bad ecg_id/scp_codes/strat_fold/{column} ({e})") from None
+        return rows
+
+    @cached_property
+    def table(self) -> list[dict[str, Any]]:
+        """Rows that have labels at the chosen level, with their labels."""
+        statements = load_scp_statements(self.root / "scp_statements.csv")
+        rows = []
+        for row in self.database:
+            labels = aggregate_labels(row["codes"], statements, self.label_task)
+            if labels:
+                rows.append({**row, "labels": labels})
         if not rows:
-            raise ValueError(f"{db}: no record has a {self.label_task!r} label")
+            raise ValueError(f"{self.root / 'ptbxl_database.csv'}: no record has a {self.label_task!r} label")
         return rows
 
     def describe(self) -> DatasetInfo:
@@ -132,6 +140,11 @@ class PTBXLDataModule(FileDataModule):
 
     def record_items(self) -> list[tuple[str, str]]:
         return [(r["ecg_id"], r["path"]) for r in self.table]
+
+    def source_items(self) -> list[tuple[str, str]]:
+        # The cache holds every record at this rate, labelled at this level or not, and is keyed
+        # before labels: each task level (superdiagnostic, rhythm, all...) reuses one decoded copy.
+        return [(r["ecg_id"], r["path"]) for r in self.database]
 
     def load_splits(self) -> dict[str, Split]:
         signals = self.cached_signals()

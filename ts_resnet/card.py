@@ -1,0 +1,165 @@
+"""The model card: everything needed to rebuild a trained network and feed it new recordings.
+
+Written by the training module into every checkpoint (under the ``ts_resnet`` key) and by
+``ts-resnet export --format safetensors`` as the JSON sidecar; read back by :func:`ModelCard.from_dict`,
+which validates it, so a card from a newer ts_resnet, a truncated file or a hand-edited sidecar
+fails with a message that names the field instead of a ``KeyError`` deep in inference.
+
+Plain data only (numbers, strings, lists, dicts): checkpoints stay loadable with
+``torch.load(weights_only=True)``. Needs no Lightning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from .data.transforms import PreprocessConfig, default_stride
+from .registry import create_model, layer_name, resolve_layer
+from .tasks import Task, TaskSpec, check_task
+
+#: Card layout this version writes and the newest it reads. Version 1: ts_resnet 0.2.0 checkpoints;
+#: later fields are optional, so every version-1 card stays readable.
+FORMAT_VERSION = 1
+
+
+class ModelCardError(ValueError):
+    """A model card that cannot be used; the message names the source and the field."""
+
+
+@dataclass
+class ModelCard:
+    """What a trained model is and how to feed it.
+
+    Attributes:
+        arch: registered preset name (``ts_resnet.list_models()``).
+        num_classes: number of classes (binary: 2).
+        in_channels: input channels of the network.
+        task: ``multiclass``, ``multilabel`` or ``binary``.
+        class_names: one name per class, in output order.
+        arch_options: keyword overrides of the preset (layer types as dotted names).
+        channels: lead / channel names the network expects, in order.
+        fs: sampling rate the network was trained at (None: rate-free series such as UCR's).
+        window: window length in samples at ``fs`` (None: whole records).
+        eval_stride: stride of evaluation windows (None: half a window).
+        window_agg: how window scores of a record combine: ``mean`` or ``max``.
+        preprocess: the preprocessing pipeline, with normalisation statistics from training.
+        thresholds: per-class decision thresholds (multi-label/binary), None = 0.5.
+        extra: plain data written by wrappers (the scikit-learn estimator's parameters).
+        format_version: card layout version (:data:`FORMAT_VERSION`).
+    """
+
+    arch: str
+    num_classes: int
+    in_channels: int
+    task: Task
+    class_names: list[str]
+    arch_options: dict[str, Any] = field(default_factory=dict)
+    channels: list[str] = field(default_factory=list)
+    fs: float | None = None
+    window: int | None = None
+    eval_stride: int | None = None
+    window_agg: str = "mean"
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    thresholds: list[float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        self.arch_options = layer_name(dict(self.arch_options or {}))
+        self.class_names = [str(c) for c in self.class_names]
+        self.channels = [str(c) for c in self.channels]
+
+    # ---- derived -------------------------------------------------------------------------------
+    @property
+    def spec(self) -> TaskSpec:
+        return TaskSpec(self.task, self.num_classes)
+
+    @property
+    def num_outputs(self) -> int:
+        return self.spec.num_outputs
+
+    @property
+    def stride(self) -> int | None:
+        """Evaluation window stride (the one place its default is decided)."""
+        return self.eval_stride or default_stride(self.window)
+
+    def build_network(self) -> nn.Module:
+        """The untrained network this card describes (load the weights into it)."""
+        options = {k: resolve_layer(v) for k, v in self.arch_options.items()}
+        return create_model(self.arch, in_ch=self.in_channels, num_classes=self.num_outputs, **options)
+
+    def preprocess_config(self, *, fill_missing_leads: str | None = None, nan_policy: str | None = None
+                          ) -> PreprocessConfig:
+        """The stored preprocessing, selecting the model's channels, with inference-time overrides."""
+        cfg = self.preprocess
+        if cfg.leads is None and self.channels:
+            cfg = cfg.replace(leads=list(self.channels))
+        if fill_missing_leads is not None:
+            cfg = cfg.replace(fill_missing_leads=fill_missing_leads)
+        if nan_policy is not None:
+            cfg = cfg.replace(nan_policy=nan_policy)
+        return cfg
+
+    def replace(self, **changes: Any) -> ModelCard:
+        return dataclasses.replace(self, **changes)
+
+    # ---- plain data ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["preprocess"] = self.preprocess.to_dict()
+        d["num_outputs"] = self.num_outputs  # redundant, kept for 0.2.0 readers
+        if self.thresholds is None:
+            d.pop("thresholds")
+        if not self.extra:
+            d.pop("extra")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str = "model card") -> ModelCard:
+        """Validate and read a card; every problem is a :class:`ModelCardError` naming ``source``."""
+        if not isinstance(d, dict):
+            raise ModelCardError(f"{source}: expected a mapping of model settings, got {type(d).__name__}")
+        d = dict(d)
+        version = d.pop("format_version", None)
+        if not isinstance(version, int) or version < 1:
+            raise ModelCardError(f"{source}: no valid 'format_version' ({version!r}); not a ts_resnet model card")
+        if version > FORMAT_VERSION:
+            from . import __version__
+
+            raise ModelCardError(
+                f"{source}: model card format {version} was written by a newer ts_resnet; ts_resnet "
+                f"{__version__} reads formats up to {FORMAT_VERSION}: upgrade ts_resnet to load it")
+        num_outputs = d.pop("num_outputs", None)
+        if "sklearn" in d:  # 0.2.0 estimators stored their state at the top level
+            d.setdefault("extra", {})["sklearn"] = d.pop("sklearn")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ModelCardError(f"{source}: unknown model card fields {unknown} (format {version})")
+        missing = sorted(f.name for f in dataclasses.fields(cls)
+                         if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                         and f.name not in d)
+        if missing:
+            raise ModelCardError(f"{source}: model card lacks {missing}")
+        try:
+            check_task(d["task"])
+            d["preprocess"] = PreprocessConfig.from_dict(d.get("preprocess") or {})
+            card = cls(**d, format_version=version)
+            spec = card.spec
+        except (TypeError, ValueError) as e:
+            raise ModelCardError(f"{source}: invalid model card ({e})") from None
+        if len(card.class_names) != card.num_classes:
+            raise ModelCardError(f"{source}: {len(card.class_names)} class names for num_classes={card.num_classes}")
+        if num_outputs is not None and int(num_outputs) != spec.num_outputs:
+            raise ModelCardError(f"{source}: num_outputs={num_outputs} does not fit a {card.task} task "
+                                 f"with {card.num_classes} classes")
+        if card.thresholds is not None and (len(card.thresholds) != card.num_classes
+                                            or not all(0.0 <= float(t) <= 1.0 for t in card.thresholds)):
+            raise ModelCardError(f"{source}: thresholds must be {card.num_classes} values in [0, 1]")
+        if card.window_agg not in ("mean", "max"):
+            raise ModelCardError(f"{source}: window_agg must be 'mean' or 'max', got {card.window_agg!r}")
+        return card
