@@ -76,6 +76,9 @@ def test_task_semantics():
     assert binary.decide(cp, np.array([0.5, 0.95])).tolist() == [[True, False], [True, False]]
     assert binary.cam_target(0) == (0, True) and binary.cam_target(1) == (0, False)
     assert TaskSpec("multilabel", 3).cam_target(2) == (2, False)
+    np.testing.assert_array_equal(binary.target_matrix(np.array([1, 0])), [[0, 1], [1, 0]])
+    np.testing.assert_array_equal(TaskSpec("multiclass", 3).target_matrix(np.array([2])), [[0, 0, 1]])
+    assert binary.curve_classes == [1] and TaskSpec("multilabel", 3).curve_classes == [0, 1, 2]
     with pytest.raises(ValueError, match="binary task has 2 classes"):
         TaskSpec("binary", 3)
     logits = torch.tensor([[2.0, -1.0, 0.5]])

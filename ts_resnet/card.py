@@ -18,7 +18,7 @@ from typing import Any
 from torch import nn
 
 from .data.transforms import PreprocessConfig, default_stride
-from .registry import create_model, layer_name, resolve_layer
+from .registry import build_network, layer_name
 from .tasks import Task, TaskSpec, check_task
 
 #: Card layout this version writes and the newest it reads. Version 1: ts_resnet 0.2.0 checkpoints;
@@ -89,8 +89,7 @@ class ModelCard:
 
     def build_network(self) -> nn.Module:
         """The untrained network this card describes (load the weights into it)."""
-        options = {k: resolve_layer(v) for k, v in self.arch_options.items()}
-        return create_model(self.arch, in_ch=self.in_channels, num_classes=self.num_outputs, **options)
+        return build_network(self.arch, self.in_channels, self.num_outputs, self.arch_options)
 
     def preprocess_config(self, *, fill_missing_leads: str | None = None, nan_policy: str | None = None
                           ) -> PreprocessConfig:

@@ -12,7 +12,7 @@ from torch import nn
 from .card import ModelCard
 from .data.transforms import PreprocessConfig
 from .metrics import make_metrics
-from .registry import NetworkOptions, create_model
+from .registry import NetworkOptions, build_network
 from .tasks import Task, TaskSpec, aggregate_windows, check_task
 
 
@@ -70,8 +70,7 @@ class SignalClassifier(L.LightningModule):
         self.spec = TaskSpec(task, num_classes)
         self.class_names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
         self.num_outputs = self.spec.num_outputs  # binary: one logit for the positive (second) class
-        self.net = net if net is not None else create_model(arch, in_ch=in_channels, num_classes=self.num_outputs,
-                                                            **options.overrides())
+        self.net = net if net is not None else build_network(arch, in_channels, self.num_outputs, options)
         self.window_agg = window_agg
         self.data_config: dict[str, Any] = {}
         if class_weights is not None and len(class_weights) != num_classes:
@@ -80,10 +79,9 @@ class SignalClassifier(L.LightningModule):
             raise ValueError(f"pos_weight has {len(pos_weight)} entries for {self.num_outputs} outputs")
         self.register_buffer("class_weights", torch.tensor(class_weights) if class_weights else None, persistent=False)
         self.register_buffer("pos_weight", torch.tensor(pos_weight) if pos_weight else None, persistent=False)
-        metric_classes = num_classes if task != "binary" else 2
-        self.train_metrics = make_metrics(task, metric_classes).clone(prefix="train/")
-        self.val_metrics = make_metrics(task, metric_classes).clone(prefix="val/")
-        self.test_metrics = make_metrics(task, metric_classes).clone(prefix="test/")
+        self.train_metrics = make_metrics(task, num_classes).clone(prefix="train/")
+        self.val_metrics = make_metrics(task, num_classes).clone(prefix="val/")
+        self.test_metrics = make_metrics(task, num_classes).clone(prefix="test/")
         self._compiled: Any = None
 
     # ---- model ---------------------------------------------------------------------------------

@@ -59,32 +59,31 @@ def write_figures(probs: np.ndarray, y: np.ndarray, task: str, class_names: list
     import matplotlib.pyplot as plt
     from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay
 
+    from .tasks import TaskSpec
+
+    spec = TaskSpec(task, len(class_names))
     out_dir.mkdir(parents=True, exist_ok=True)
     targets = {"roc": out_dir / "roc.png"}
-    if task == "multiclass":
+    if spec.exclusive:
         targets["cm"] = out_dir / "confusion_matrix.png"
     for f in targets.values():
         if f.exists() and not overwrite:
             raise FileExistsError(f"{f} exists; pass overwrite=True to replace it")
 
-    if task == "binary":
-        columns = [(class_names[-1], y.astype(int).ravel(), probs.ravel())]
-    elif task == "multilabel":
-        columns = [(n, y[:, k].astype(int), probs[:, k]) for k, n in enumerate(class_names)]
-    else:
-        columns = [(n, (y == k).astype(int), probs[:, k]) for k, n in enumerate(class_names)]
+    scores, truth = spec.class_probabilities(probs), spec.target_matrix(y)
+    columns = [(class_names[k], truth[:, k], scores[:, k]) for k in spec.curve_classes]
     fig, ax = plt.subplots(figsize=(7, 6), dpi=100)
     for name, yt, ps in columns:
         if 0 < yt.sum() < len(yt):  # a class without positives or negatives has no ROC curve
             RocCurveDisplay.from_predictions(yt, ps, name=name, ax=ax)
     ax.plot([0, 1], [0, 1], "k--", lw=0.8)
-    ax.set_title("ROC (test)" + (" - one vs rest" if task == "multiclass" else ""))
+    ax.set_title("ROC (test)" + (" - one vs rest" if spec.exclusive else ""))
     fig.tight_layout()
     fig.savefig(targets["roc"])
     plt.close(fig)
-    if task == "multiclass":
+    if spec.exclusive:
         fig, ax = plt.subplots(figsize=(7, 6), dpi=100)
-        ConfusionMatrixDisplay.from_predictions(y, probs.argmax(1), labels=list(range(len(class_names))),
+        ConfusionMatrixDisplay.from_predictions(y, scores.argmax(1), labels=list(range(len(class_names))),
                                                 display_labels=class_names, ax=ax, colorbar=False)
         ax.set_title("Confusion matrix (test)")
         fig.tight_layout()

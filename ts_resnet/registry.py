@@ -157,6 +157,13 @@ class NetworkOptions:
         return {k: resolve_layer(v) for k, v in self.to_dict().items()}
 
 
+def build_network(arch: str, in_channels: int, num_outputs: int,
+                  options: NetworkOptions | dict[str, Any] | None = None) -> MultiScaleResNet1d:
+    """The one place a classifier's network is built: by training (``SignalClassifier``) and by
+    inference (``ModelCard.build_network``), so both always agree."""
+    return create_model(arch, in_ch=in_channels, num_classes=num_outputs, **NetworkOptions.parse(options).overrides())
+
+
 def _check_name(name: str) -> None:
     if name not in _PRESETS:
         raise ValueError(f"unknown model {name!r}; registered: {', '.join(list_models())}")

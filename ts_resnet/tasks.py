@@ -84,6 +84,24 @@ class TaskSpec:
             return out
         return p >= t
 
+    def target_matrix(self, y: np.ndarray) -> np.ndarray:
+        """Targets as one 0/1 column per class ``(N, num_classes)`` (class indices are one-hot encoded)."""
+        y = np.asarray(y)
+        if self.name == "multilabel":
+            return y.astype(np.int64).reshape(len(y), -1)
+        index = y.astype(np.int64).ravel()
+        return np.eye(self.num_classes, dtype=np.int64)[index]
+
+    @property
+    def curve_classes(self) -> list[int]:
+        """Classes that get their own ROC/PR curve: the positive class of a binary task, else all."""
+        return [1] if self.name == "binary" else list(range(self.num_classes))
+
+    @property
+    def exclusive(self) -> bool:
+        """One label per record (a confusion matrix makes sense)."""
+        return self.name == "multiclass"
+
     def metric_inputs(self, probs: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-output probabilities and targets in the form torchmetrics' task classes expect."""
         if self.name == "binary":
