@@ -38,6 +38,13 @@ def test_demo_config_learns(tmp_path, capsys):
 
     assert isinstance(cli.trainer.logger, TensorBoardLogger)  # the tensorboard dependency is used
     assert list(Path(cli.trainer.logger.log_dir).glob("events.out.tfevents.*"))
+    # per-class thresholds chosen on the last validation epoch travel in the checkpoint's card
+    from ts_resnet.inference import load_classifier
+
+    card = load_classifier(cli.trainer.checkpoint_callback.last_model_path).card
+    assert card.thresholds == cli.model.thresholds and len(card.thresholds) == 5
+    assert all(0 <= t <= 1 for t in card.thresholds) and card.thresholds != [0.5] * 5
+    assert "Decision thresholds (f1, fitted on validation" in out
 
 
 def test_entry_point_subprocess_fast_dev_run(tmp_path):

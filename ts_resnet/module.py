@@ -11,6 +11,7 @@ from torch import nn
 
 from .card import ModelCard
 from .data.transforms import PreprocessConfig
+from .decisions import ThresholdMethod, fit_thresholds
 from .metrics import make_metrics
 from .registry import NetworkOptions, build_network
 from .tasks import Task, TaskSpec, aggregate_windows, check_task
@@ -35,6 +36,11 @@ class SignalClassifier(L.LightningModule):
         class_weights: multi-class cross-entropy weights, one per class.
         pos_weight: multi-label/binary BCE positive weights, one per class.
         window_agg: how evaluation windows of a record are combined: ``"mean"`` or ``"max"``.
+        threshold_method: how per-class decision thresholds are chosen on each validation epoch's
+            predictions and stored in the checkpoint (multi-label/binary; ``classify`` uses them):
+            ``"f1"`` (max F1), ``"youden"``, ``"sensitivity"``/``"specificity"`` (reach
+            ``threshold_target``) or ``"none"`` (0.5). See :mod:`ts_resnet.decisions`.
+        threshold_target: the sensitivity or specificity to reach for those methods.
         compile: run the network through ``torch.compile`` (weights stay those of the plain module).
         net: a ready ``nn.Module`` to train instead of a preset (Python use; not saved in hparams).
     """
@@ -54,6 +60,8 @@ class SignalClassifier(L.LightningModule):
         class_weights: list[float] | None = None,
         pos_weight: list[float] | None = None,
         window_agg: Literal["mean", "max"] = "mean",
+        threshold_method: ThresholdMethod = "f1",
+        threshold_target: float | None = None,
         compile: bool = False,
         net: nn.Module | None = None,
     ) -> None:
@@ -83,6 +91,12 @@ class SignalClassifier(L.LightningModule):
         self.val_metrics = make_metrics(task, num_classes).clone(prefix="val/")
         self.test_metrics = make_metrics(task, num_classes).clone(prefix="test/")
         self._compiled: Any = None
+        if threshold_method in ("sensitivity", "specificity") and not (threshold_target and 0 < threshold_target <= 1):
+            raise ValueError(f"threshold_method={threshold_method!r} needs threshold_target in (0, 1]")
+        # Per-class thresholds fitted on the latest validation epoch (None until then, and for
+        # multi-class tasks, which decide by argmax); written into the checkpoint's card.
+        self.thresholds: list[float] | None = None
+        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     # ---- model ---------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -106,6 +120,8 @@ class SignalClassifier(L.LightningModule):
         probs = aggregate_windows(self.spec.probabilities(logits_w.float()), n, self.window_agg)
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(*self.spec.metric_inputs(probs, batch["y"]))
+        if stage == "val" and self._fits_thresholds:
+            self._val_outputs.append((probs.detach().float(), batch["y"].detach()))
         bsz = n.shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
                  batch_size=bsz, sync_dist=stage != "train")
@@ -135,6 +151,24 @@ class SignalClassifier(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch_metrics("val")
+        self._fit_thresholds()
+
+    @property
+    def _fits_thresholds(self) -> bool:
+        return self.task != "multiclass" and self.hparams.threshold_method != "none"
+
+    def _fit_thresholds(self) -> None:
+        outputs, self._val_outputs = self._val_outputs, []
+        if not outputs or self.trainer.sanity_checking:
+            return
+        probs = torch.cat([p for p, _ in outputs])
+        y = torch.cat([t for _, t in outputs])
+        if self.trainer.world_size > 1:  # every rank holds part of the split; decide on all of it
+            probs, y = self.all_gather(probs).flatten(0, 1), self.all_gather(y).flatten(0, 1)
+        spec = self.spec
+        self.thresholds = fit_thresholds(spec.target_matrix(y.cpu().numpy()),
+                                         spec.class_probabilities(probs.cpu().numpy()),
+                                         self.hparams.threshold_method, self.hparams.threshold_target)
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch_metrics("test")
@@ -204,6 +238,7 @@ class SignalClassifier(L.LightningModule):
             window_agg=self.window_agg, channels=list(data.get("channels") or []), fs=data.get("fs"),
             window=data.get("window"), eval_stride=data.get("eval_stride"),
             preprocess=PreprocessConfig.from_dict(data.get("preprocess") or {}),
+            thresholds=list(self.thresholds) if self.thresholds is not None else None,
         )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -38,6 +38,10 @@ class TSResNetCLI(LightningCLI):
                  if k.startswith("val/") and math.isfinite(float(v))}
         if shown:
             print("Validation metrics (last epoch): " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items())))
+        model = self.model
+        if getattr(model, "thresholds", None) is not None:
+            pairs = ", ".join(f"{n} {t:.3f}" for n, t in zip(model.class_names, model.thresholds))
+            print(f"Decision thresholds ({model.hparams.threshold_method}, fitted on validation, last epoch): {pairs}")
 
 
 class _DropNotices(logging.Filter):
