@@ -70,11 +70,16 @@ def test_classify_folder_end_to_end(ckpt_12lead, tmp_path):
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert sorted(r["id"] for r in rows) == ["csv_rec", "npy_rec", "wfdb_af", "wfdb_nsr"]
     classes = ["NSR", "AF", "STACH", "SBRAD", "BBB"]
+    from ts_resnet.inference import load_classifier
+
+    thresholds = load_classifier(ckpt_12lead).card.thresholds  # fitted on validation during fit
+    assert thresholds is not None and len(thresholds) == 5
     for r in rows:
         probs = [float(r[c]) for c in classes]
         assert all(0 <= p <= 1 for p in probs)
         assert int(r["n_windows"]) == 3  # 10 s at 100 Hz, 5 s windows every 2.5 s
-        assert set(filter(None, r["predicted"].split(";"))) == {c for c, p in zip(classes, probs) if p >= 0.5}
+        decided = {c for c, p, t in zip(classes, probs, thresholds) if p >= t - 1e-6}
+        assert set(filter(None, r["predicted"].split(";"))) == decided
     # the same signal as CSV and as NPY (different layout on disk) gives the same probabilities
     by_id = {r["id"]: r for r in rows}
     for c in classes:

@@ -41,6 +41,14 @@ class SignalClassifier(L.LightningModule):
             ``"f1"`` (max F1), ``"youden"``, ``"sensitivity"``/``"specificity"`` (reach
             ``threshold_target``) or ``"none"`` (0.5). See :mod:`ts_resnet.decisions`.
         threshold_target: the sensitivity or specificity to reach for those methods.
+        channels: input channel names, normally linked from the data module (``init_from`` maps the
+            first convolution by these names).
+        init_from: a trained model file (``.ckpt`` or ``.safetensors``) to start from: backbone
+            copied, head rows kept for classes it knows (by name), first convolution mapped by lead
+            name (:mod:`ts_resnet.finetune`). The same arch and arch_options as the source.
+        freeze_backbone_epochs: train only the head for this many first epochs.
+        lr_layer_decay: layer-wise learning-rate decay: the head trains at ``lr``, the last stage
+            at ``lr * decay``, each earlier stage one more factor lower (1.0 = off).
         compile: run the network through ``torch.compile`` (weights stay those of the plain module).
         net: a ready ``nn.Module`` to train instead of a preset (Python use; not saved in hparams).
     """
@@ -62,6 +70,10 @@ class SignalClassifier(L.LightningModule):
         window_agg: Literal["mean", "max"] = "mean",
         threshold_method: ThresholdMethod = "f1",
         threshold_target: float | None = None,
+        channels: list[str] | None = None,
+        init_from: str | None = None,
+        freeze_backbone_epochs: int = 0,
+        lr_layer_decay: float = 1.0,
         compile: bool = False,
         net: nn.Module | None = None,
     ) -> None:
@@ -97,6 +109,15 @@ class SignalClassifier(L.LightningModule):
         # multi-class tasks, which decide by argmax); written into the checkpoint's card.
         self.thresholds: list[float] | None = None
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        if freeze_backbone_epochs < 0 or not 0 < lr_layer_decay <= 1:
+            raise ValueError("freeze_backbone_epochs must be >= 0 and lr_layer_decay in (0, 1]")
+        self.transfer = None
+        if init_from is not None:
+            from .finetune import transfer_weights
+            from .inference import load_classifier
+
+            self.transfer = transfer_weights(self.net, load_classifier(init_from), class_names=self.class_names,
+                                             task=task, channels=channels)
 
     # ---- model ---------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
@@ -179,22 +200,41 @@ class SignalClassifier(L.LightningModule):
         return {"id": list(batch["id"]), "probs": probs.cpu(), "n_windows": batch["n_windows"].cpu()}
 
     # ---- optimisation --------------------------------------------------------------------------
+    def param_groups(self) -> list[dict[str, Any]]:
+        """AdamW groups: weight decay on weights but not on norms and biases (1-D: decaying them only
+        fights the normalisation); with ``lr_layer_decay`` < 1, one learning rate per depth."""
+        from .finetune import layer_depths
+
+        decay_rate = self.hparams.lr_layer_decay
+        depths = layer_depths(self.net) if decay_rate < 1 else {}
+        groups: dict[tuple[int, bool], list[torch.nn.Parameter]] = {}
+        for name, p in self.net.named_parameters():
+            groups.setdefault((depths.get(name, 0), p.ndim > 1), []).append(p)
+        return [{"params": ps, "lr": self.hparams.lr * decay_rate ** depth,
+                 "weight_decay": self.hparams.weight_decay if decayed else 0.0}
+                for (depth, decayed), ps in sorted(groups.items())]
+
+    def on_train_epoch_start(self) -> None:
+        frozen = self.current_epoch < self.hparams.freeze_backbone_epochs
+        for name, p in self.net.named_parameters():
+            if not name.startswith("fc."):
+                p.requires_grad_(not frozen)
+        if frozen:  # a frozen backbone keeps its BatchNorm statistics too
+            for m in self.net.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
+        elif self.hparams.freeze_backbone_epochs:
+            self.net.train()  # Lightning restores per-module modes after validation: unfreeze them
+
     def configure_optimizers(self) -> Any:
-        decay, no_decay = [], []
-        for p in self.net.parameters():
-            if p.requires_grad:
-                # Norm weights and biases are 1-D: decaying them only fights the normalisation.
-                (no_decay if p.ndim <= 1 else decay).append(p)
-        opt = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.hparams.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.hparams.lr,
-        )
+        groups = self.param_groups()
+        opt = torch.optim.AdamW(groups, lr=self.hparams.lr)
         if self.hparams.scheduler == "none":
             return opt
         total = int(self.trainer.estimated_stepping_batches)
         if self.hparams.scheduler == "onecycle":
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=self.hparams.lr, total_steps=max(total, 1),
-                                                        pct_start=0.3)
+            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups],
+                                                        total_steps=max(total, 1), pct_start=0.3)
         else:
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total, 1))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

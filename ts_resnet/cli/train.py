@@ -20,7 +20,7 @@ class TSResNetCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: Any) -> None:
         # Users never type these twice: the data module knows them.
         for src, dst in (("num_classes", "num_classes"), ("in_channels", "in_channels"), ("task", "task"),
-                         ("class_names", "class_names")):
+                         ("class_names", "class_names"), ("channels", "channels")):
             parser.link_arguments(f"data.{src}", f"model.{dst}", apply_on="instantiate")
 
     def after_fit(self) -> None:

@@ -1,0 +1,65 @@
+"""Fine-tuning: start from a trained model, on another label set and on fewer leads."""
+
+from __future__ import annotations
+
+import lightning as L
+import pytest
+import torch
+from conftest import fixture
+
+from ts_resnet.data.modules import SyntheticECGDataModule
+from ts_resnet.data.transforms import PreprocessConfig
+from ts_resnet.inference import load_classifier
+from ts_resnet.module import SignalClassifier
+
+SOURCE = fixture("models", "demo-0.2.0.ckpt")  # msresnet_tiny, 12 leads, NSR AF STACH SBRAD BBB
+LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+
+
+def test_backbone_copied_and_head_mapped_by_class_name():
+    src = load_classifier(SOURCE)
+    model = SignalClassifier(arch="msresnet_tiny", num_classes=3, class_names=["BBB", "LVH", "AF"],
+                             channels=LEADS, init_from=str(SOURCE))
+    s, t = src.net.state_dict(), model.net.state_dict()
+    for k in s:
+        if not k.startswith("fc."):
+            torch.testing.assert_close(t[k], s[k])  # the backbone starts equal to the source's
+    torch.testing.assert_close(t["fc.weight"][0], s["fc.weight"][4])  # BBB
+    torch.testing.assert_close(t["fc.weight"][2], s["fc.weight"][1])  # AF
+    assert not torch.allclose(t["fc.weight"][1], s["fc.weight"]).__bool__()  # LVH: new
+    assert model.transfer.classes_kept == ["BBB", "AF"] and model.transfer.classes_new == ["LVH"]
+    with pytest.raises(ValueError, match="does not match this one"):
+        SignalClassifier(arch="msresnet_ecg", num_classes=3, class_names=["BBB", "LVH", "AF"], channels=LEADS,
+                         init_from=str(SOURCE))
+
+
+def test_fine_tune_a_12_lead_model_on_two_leads():
+    src = load_classifier(SOURCE)
+    leads = ["V1", "II"]
+    model = SignalClassifier(arch="msresnet_tiny", num_classes=5, in_channels=2, class_names=src.class_names,
+                             channels=leads, init_from=str(SOURCE), freeze_backbone_epochs=1, lr_layer_decay=0.5,
+                             lr=3e-3)
+    w_src, w = src.net.state_dict()["stem.0.0.weight"], model.net.state_dict()["stem.0.0.weight"].clone()
+    torch.testing.assert_close(w[:, 0], w_src[:, 6])  # V1
+    torch.testing.assert_close(w[:, 1], w_src[:, 1])  # II
+    torch.testing.assert_close(model.net.state_dict()["fc.weight"], src.net.state_dict()["fc.weight"])
+    dm = SyntheticECGDataModule(num_records=160, fs=100.0, duration=10.0, window=500, batch_size=16, seed=1,
+                                preprocess=PreprocessConfig(fs=100.0, leads=leads, normalize="zscore"))
+    losses, stems, heads = [], [], []
+
+    class Record(L.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            losses.append(float(trainer.callback_metrics["train/loss_epoch"]))
+            stems.append(pl_module.net.state_dict()["stem.0.0.weight"].clone())
+            heads.append(pl_module.net.state_dict()["fc.weight"].clone())
+
+    L.seed_everything(0, verbose=False)
+    trainer = L.Trainer(max_epochs=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[Record()], num_sanity_val_steps=0)
+    trainer.fit(model, datamodule=dm)
+    torch.testing.assert_close(stems[0], w)  # frozen in the first epoch: only the head learned
+    assert not torch.equal(heads[0], src.net.state_dict()["fc.weight"])
+    assert not torch.equal(stems[-1], w)  # unfrozen afterwards
+    assert losses[-1] < losses[0]
+    lrs = sorted({g["max_lr"] for g in trainer.optimizers[0].param_groups})  # one-cycle peaks
+    assert lrs == pytest.approx([3e-3 * 0.5**d for d in (3, 2, 1, 0)])  # stem, stage 1, stage 2, head
