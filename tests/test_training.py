@@ -308,8 +308,10 @@ def test_predict_writes_csv(trained, tmp_path):
     assert reader.fieldnames == ["id", "path", "NSR", "AF", "STACH", "SBRAD", "BBB", "predicted", "n_windows"]
     assert len(rows) == 18 and rows[0]["id"].startswith("synth")  # the test split
     assert all(0 <= float(r["AF"]) <= 1 for r in rows) and {r["n_windows"] for r in rows} == {"3"}
+    thresholds = torch.load(ckpt, weights_only=True)["ts_resnet"]["thresholds"]  # the checkpoint's own
     for r in rows:
-        assert r["predicted"] == ";".join(c for c in ("NSR", "AF", "STACH", "SBRAD", "BBB") if float(r[c]) >= 0.5)
+        assert r["predicted"] == ";".join(c for c, t in zip(("NSR", "AF", "STACH", "SBRAD", "BBB"), thresholds)
+                                          if float(r[c]) >= t - 1e-6)
 
 
 def test_user_checkpoint_callback_is_respected(tmp_path):

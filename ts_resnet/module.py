@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import lightning as L
+import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
@@ -108,7 +109,7 @@ class SignalClassifier(L.LightningModule):
         # Per-class thresholds fitted on the latest validation epoch (None until then, and for
         # multi-class tasks, which decide by argmax); written into the checkpoint's card.
         self.thresholds: list[float] | None = None
-        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor, list[str]]] = []
         if freeze_backbone_epochs < 0 or not 0 < lr_layer_decay <= 1:
             raise ValueError("freeze_backbone_epochs must be >= 0 and lr_layer_decay in (0, 1]")
         self.transfer = None
@@ -141,8 +142,8 @@ class SignalClassifier(L.LightningModule):
         probs = aggregate_windows(self.spec.probabilities(logits_w.float()), n, self.window_agg)
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(*self.spec.metric_inputs(probs, batch["y"]))
-        if stage == "val" and self._fits_thresholds:
-            self._val_outputs.append((probs.detach().float(), batch["y"].detach()))
+        if stage in ("val", "test"):  # kept for thresholds and the data set's decision metrics
+            self._val_outputs.append((probs.detach().float(), batch["y"].detach(), list(batch["id"])))
         bsz = n.shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
                  batch_size=bsz, sync_dist=stage != "train")
@@ -182,17 +183,47 @@ class SignalClassifier(L.LightningModule):
         outputs, self._val_outputs = self._val_outputs, []
         if not outputs or self.trainer.sanity_checking:
             return
-        probs = torch.cat([p for p, _ in outputs])
-        y = torch.cat([t for _, t in outputs])
-        if self.trainer.world_size > 1:  # every rank holds part of the split; decide on all of it
-            probs, y = self.all_gather(probs).flatten(0, 1), self.all_gather(y).flatten(0, 1)
-        spec = self.spec
-        self.thresholds = fit_thresholds(spec.target_matrix(y.cpu().numpy()),
-                                         spec.class_probabilities(probs.cpu().numpy()),
-                                         self.hparams.threshold_method, self.hparams.threshold_target)
+        if self._fits_thresholds:
+            probs = torch.cat([p for p, _, _ in outputs])
+            y = torch.cat([t for _, t, _ in outputs])
+            if self.trainer.world_size > 1:  # every rank holds part of the split; decide on all of it
+                probs, y = self.all_gather(probs).flatten(0, 1), self.all_gather(y).flatten(0, 1)
+            spec = self.spec
+            self.thresholds = fit_thresholds(spec.target_matrix(y.cpu().numpy()),
+                                             spec.class_probabilities(probs.cpu().numpy()),
+                                             self.hparams.threshold_method, self.hparams.threshold_target)
+        self._log_decision_metrics("val", outputs)
+
+    def _log_decision_metrics(self, stage: str, outputs: list[tuple[torch.Tensor, torch.Tensor, list[str]]]) -> None:
+        """The data module's own scores of the decisions (validation: with this epoch's thresholds,
+        an optimistic figure; test: with the checkpoint's, fitted on validation)."""
+        dm = getattr(self.trainer, "datamodule", None)
+        if dm is None or not hasattr(dm, "decision_metrics") or self.trainer.world_size > 1:
+            return
+        probs = self.spec.class_probabilities(torch.cat([p for p, _, _ in outputs]).cpu().numpy())
+        thresholds = self.thresholds if self.thresholds is not None else [0.5] * len(self.class_names)
+        decisions = self.spec.decide(probs, np.asarray(thresholds))
+        for name, value in dm.decision_metrics([i for _, _, ids in outputs for i in ids], decisions).items():
+            self.log(f"{stage}/{name}", float(value))
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # `test --ckpt_path`: decide with the thresholds this checkpoint was saved with
+        card = checkpoint.get("ts_resnet") or {}
+        if card.get("thresholds") is not None:
+            self.thresholds = [float(t) for t in card["thresholds"]]
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch_metrics("test")
+        outputs, self._val_outputs = self._val_outputs, []
+        if outputs:
+            self._log_decision_metrics("test", outputs)
+
+    def on_validation_start(self) -> None:
+        self._val_outputs = []
+
+    def on_test_start(self) -> None:
+        self._capture_data_config()
+        self._val_outputs = []
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         probs = aggregate_windows(self.spec.probabilities(self(batch["x"], batch.get("lengths")).float()),
@@ -257,9 +288,6 @@ class SignalClassifier(L.LightningModule):
     def on_fit_start(self) -> None:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed window lengths: let cuDNN pick its kernels
-        self._capture_data_config()
-
-    def on_test_start(self) -> None:
         self._capture_data_config()
 
     def _capture_data_config(self) -> None:

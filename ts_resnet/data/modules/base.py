@@ -181,6 +181,11 @@ class SignalDataModule(L.LightningDataModule):
     def preprocessor(self) -> Preprocessor:
         return Preprocessor(self.preprocess)
 
+    def decision_metrics(self, ids: list[str], decisions: np.ndarray) -> dict[str, float]:
+        """Data-set specific scores of the model's decisions ``(records, classes)`` (e.g. the CinC
+        Challenge score), logged at the end of validation and test; none by default."""
+        return {}
+
     def inference_config(self) -> dict[str, Any]:
         """Everything a checkpoint needs to replay this data pipeline on new files."""
         return {

@@ -8,6 +8,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..transforms import STANDARD_12_LEADS, PreprocessConfig
 from .base import DatasetInfo, FileDataModule, Split, multihot
 
@@ -45,6 +47,9 @@ class CinCDataModule(FileDataModule):
             file; also ``scored`` used by ``scored_only``); class names become abbreviations.
         scored_only: keep only classes the Challenge scored (needs ``dx_mapping``).
         merge_equivalent: merge the Challenge's equivalent classes (e.g. RBBB into CRBBB).
+        challenge_weights: the Challenge 2021 reward table (``challenge2021_weights.csv``): validation
+            and test then also report ``challenge``, the Challenge's score of the model's decisions
+            (:mod:`ts_resnet.challenge`) against each record's full label set.
         val_fraction: split sizes.
         test_fraction: split sizes.
     """
@@ -57,6 +62,7 @@ class CinCDataModule(FileDataModule):
         dx_mapping: str | None = None,
         scored_only: bool = False,
         merge_equivalent: bool = True,
+        challenge_weights: str | None = None,
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
         **kwargs: Any,
@@ -67,6 +73,7 @@ class CinCDataModule(FileDataModule):
         self.dx_mapping = dx_mapping
         self.scored_only = scored_only
         self.merge_equivalent = merge_equivalent
+        self.challenge_weights = challenge_weights
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         if scored_only and dx_mapping is None:
@@ -126,4 +133,18 @@ class CinCDataModule(FileDataModule):
         return {name: Split([signals[rows[i][0]] for i in idx], y[idx], [rows[i][0] for i in idx])
                 for name, idx in parts.items()}
 
+    @cached_property
+    def _challenge(self) -> Any:
+        from ...challenge import ChallengeWeights
 
+        return ChallengeWeights.load(self.challenge_weights) if self.challenge_weights else None
+
+    def decision_metrics(self, ids: list[str], decisions: np.ndarray) -> dict[str, float]:
+        """The Challenge 2021 score of the decisions, when ``challenge_weights`` is set."""
+        from ...challenge import challenge_score
+
+        if self._challenge is None:
+            return {}
+        truth = {rid: codes for rid, _, codes in self.headers}
+        predicted = [[c for c, yes in zip(self.class_codes, row) if yes] for row in decisions]
+        return {"challenge": challenge_score([truth[i] for i in ids], predicted, self._challenge)}
