@@ -260,6 +260,24 @@ def test_evaluation_plots_after_test(ckpt_12lead, tmp_path):
     assert img.shape[0] > 300 and img[..., :3].std() > 0.05
 
 
+def test_evaluation_report_after_test(ckpt_12lead, tmp_path):
+    from ts_resnet.inference import load_classifier
+
+    out = tmp_path / "report"
+    run_lightning_cli(["test", "-c", str(REPO / "configs" / "demo.yaml"), "--data.init_args.num_records=200",
+                       f"--ckpt_path={ckpt_12lead}", f"--trainer.default_root_dir={tmp_path}", *QUIET,
+                       "--trainer.callbacks+=ts_resnet.plots.EvaluationReport",
+                       f"--trainer.callbacks.out_dir={out}", "--trainer.callbacks.n_boot=200"])
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert [r["class"] for r in rows] == ["NSR", "AF", "STACH", "SBRAD", "BBB", "macro", "micro"]
+    for r in rows[:5]:
+        if r["auroc_lo"] != "nan":
+            assert float(r["auroc_lo"]) <= float(r["auroc"]) <= float(r["auroc_hi"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["thresholds"] == pytest.approx(load_classifier(ckpt_12lead).card.thresholds)  # the card's
+    assert {p.name for p in out.iterdir()} >= {"metrics.md", "roc.png", "pr.png", "reliability.png"}
+
+
 def test_bad_model_file_and_no_records(tmp_path, capsys):
     bogus = tmp_path / "m.ckpt"
     bogus.write_bytes(b"\x00" * 10)

@@ -51,6 +51,54 @@ class EvaluationPlots(L.Callback):
             print(f"wrote {f}")
 
 
+class EvaluationReport(L.Callback):
+    """After ``ts-resnet test``: a report folder (:func:`ts_resnet.report.write_report`) - per-class
+    AUROC, AP, F1, sensitivity, specificity and PPV at the model's thresholds with 95% bootstrap
+    intervals (CSV + Markdown), ECE, and ROC, PR, reliability (+ confusion matrix) figures.
+
+    Args:
+        out_dir: the report folder (existing report files are kept unless ``overwrite``).
+        n_boot: bootstrap resamples over records.
+        seed: seed of the resampling.
+        overwrite: replace an existing report.
+        figures: also draw the PNG figures (needs matplotlib).
+    """
+
+    def __init__(self, out_dir: str = "report", n_boot: int = 1000, seed: int = 0, overwrite: bool = False,
+                 figures: bool = True) -> None:
+        self.out_dir = Path(out_dir)
+        self.n_boot = n_boot
+        self.seed = seed
+        self.overwrite = overwrite
+        self.figures = figures
+        self._probs: list[torch.Tensor] = []
+        self._targets: list[torch.Tensor] = []
+        self.written: list[Path] = []
+
+    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._probs, self._targets = [], []
+
+    def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        if outputs is not None:
+            self._probs.append(outputs["probs"].float().cpu())
+            self._targets.append(outputs["y"].cpu())
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        from .report import write_report
+
+        if not trainer.is_global_zero or not self._probs:
+            return
+        spec = pl_module.spec
+        probs = spec.class_probabilities(torch.cat(self._probs).numpy())
+        y = spec.target_matrix(torch.cat(self._targets).numpy())
+        thresholds = pl_module.thresholds if spec.name != "multiclass" else None
+        decisions = spec.decide(probs, None if thresholds is None else np.asarray(thresholds))
+        self.written = write_report(self.out_dir, y, probs, decisions, list(pl_module.class_names), task=spec.name,
+                                    thresholds=thresholds, n_boot=self.n_boot, seed=self.seed,
+                                    overwrite=self.overwrite, figures=self.figures)
+        print(f"wrote the evaluation report to {self.out_dir}/ (metrics.md, metrics.csv, figures)")
+
+
 def write_figures(probs: np.ndarray, y: np.ndarray, task: str, class_names: list[str], out_dir: Path,
                   *, overwrite: bool = False) -> list[Path]:
     import matplotlib
