@@ -305,7 +305,9 @@ def test_predict_writes_csv(trained, tmp_path):
     reader = csv.DictReader(open(out))
     rows = list(reader)
     # the same columns as `ts-resnet classify` writes
-    assert reader.fieldnames == ["id", "path", "NSR", "AF", "STACH", "SBRAD", "BBB", "predicted", "n_windows"]
+    assert reader.fieldnames == ["id", "path", "NSR", "AF", "STACH", "SBRAD", "BBB", "predicted", "n_windows",
+                                 "quality"]
+    assert {r["quality"] for r in csv.DictReader(open(out))} == {""}  # not assessed by predict
     assert len(rows) == 18 and rows[0]["id"].startswith("synth")  # the test split
     assert all(0 <= float(r["AF"]) <= 1 for r in rows) and {r["n_windows"] for r in rows} == {"3"}
     thresholds = torch.load(ckpt, weights_only=True)["ts_resnet"]["thresholds"]  # the checkpoint's own

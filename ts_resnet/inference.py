@@ -76,11 +76,13 @@ class Prepared:
         starts: start sample of each window in ``signal``.
         signal: the preprocessed record ``(C, T)`` before normalisation (model's leads and rate,
             physical units), e.g. for plotting.
+        quality: :func:`ts_resnet.quality.assess` flags of the record as read (None: not assessed).
     """
 
     windows: np.ndarray
     starts: list[int]
     signal: np.ndarray = field(repr=False)
+    quality: list[str] | None = None  # signal-quality flags (ts_resnet.quality), when asked for
 
     @property
     def n_windows(self) -> int:
@@ -132,13 +134,23 @@ class Classifier:
         """The model's preprocessing, with optional inference-time overrides."""
         return Preprocessor(self.card.preprocess_config(fill_missing_leads=fill_missing_leads, nan_policy=nan_policy))
 
-    def prepare(self, rec: Record, preprocessor: Preprocessor | None = None) -> Prepared:
-        """Record -> the windows the network sees, exactly as in evaluation (padded when short)."""
+    def prepare(self, rec: Record, preprocessor: Preprocessor | None = None, *, quality: bool = False) -> Prepared:
+        """Record -> the windows the network sees, exactly as in evaluation (padded when short);
+        with ``quality``, also the record's signal-quality flags (on the record as read)."""
         pre = preprocessor or self.preprocessor()
-        signal = pre(_match_unnamed(rec, pre), normalize=False)
+        rec = _match_unnamed(rec, pre)
+        flags = None
+        if quality:
+            from .quality import assess
+
+            window = None
+            if self.window:  # the model's window in the record's own samples
+                window = int(np.ceil(self.window * rec.fs / self.fs)) if self.fs else self.window
+            flags = assess(rec, pre.config.leads, min_samples=window)
+        signal = pre(rec, normalize=False)
         windows, starts = eval_windows(pre.normalize(signal), self.window, self.stride,
                                        min_length=getattr(self.net, "min_input_length", 1))
-        return Prepared(windows, starts, signal)
+        return Prepared(windows, starts, signal, flags)
 
     def windows(self, rec: Record, preprocessor: Preprocessor | None = None) -> np.ndarray:
         """Record -> ``(n_windows, C, W)``; shorthand for ``prepare(rec).windows``."""

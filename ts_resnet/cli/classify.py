@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="NaN/Inf samples (default: the model's preprocessing setting)")
     p.add_argument("--fs", type=float, default=None, help="sampling rate of CSV/NPY files without a sidecar")
     p.add_argument("--layout", default=None, choices=["CT", "TC"], help="axis order of NPY files without a sidecar")
+    p.add_argument("--on-poor-quality", default="warn", choices=["warn", "skip", "fail", "off"],
+                   help="records with signal-quality flags (flat, clipped, NaN gaps, implausible amplitude, "
+                   "noise, shorter than a window; the 'quality' column): warn = classify and flag (default), "
+                   "skip = leave them out, fail = report them as failed (exit 1), off = do not assess")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
     return p
 
@@ -83,13 +87,16 @@ def _thresholds(args: argparse.Namespace, clf: Any) -> np.ndarray:
 
 
 class RecordFiles(Dataset):
-    """Read + preprocess one file per item (in DataLoader workers): ``(index, (id, path), windows, error)``.
+    """Read + preprocess one file per item (in DataLoader workers):
+    ``(index, (id, path), windows, quality flags, error)``.
 
     A file that cannot be read or preprocessed yields its error message instead of raising, so one
     bad file never stops the batch."""
 
-    def __init__(self, paths: list[Path], clf: Any, pre: Any, *, fs: float | None, layout: str | None) -> None:
+    def __init__(self, paths: list[Path], clf: Any, pre: Any, *, fs: float | None, layout: str | None,
+                 quality: bool = True) -> None:
         self.paths = paths
+        self.quality = quality
         self.clf = clf
         self.pre = pre
         self.fs = fs
@@ -98,19 +105,20 @@ class RecordFiles(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int) -> tuple[int, tuple[str, str] | None, np.ndarray | None, str | None]:
+    def __getitem__(self, i: int) -> tuple[int, tuple[str, str] | None, np.ndarray | None, list[str] | None, str | None]:
         from ..data.readers import read_record
         from ..data.records import SignalReadError
 
         path = self.paths[i]
         try:
             rec = read_record(path, fs=self.fs, layout=self.layout, nan_policy=self.pre.config.reader_nan_policy)
-            windows = self.clf.prepare(rec, self.pre).windows
+            prepared = self.clf.prepare(rec, self.pre, quality=self.quality)
         except SignalReadError as e:
-            return i, None, None, e.problem
+            return i, None, None, None, e.problem
         except Exception as e:  # a broken file must not stop the batch
-            return i, None, None, f"{type(e).__name__}: {e}"
-        return i, (rec.id, rec.path), windows, None  # not the signal: only windows cross processes
+            return i, None, None, None, f"{type(e).__name__}: {e}"
+        # not the signal: only windows cross processes
+        return i, (rec.id, rec.path), prepared.windows, prepared.quality, None
 
 
 def _worker_init(_: int) -> None:
@@ -128,7 +136,7 @@ def default_workers(n_paths: int) -> int:
 
 def classify_records(clf: Any, paths: list[Path], args: argparse.Namespace, device: torch.device
                      ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """Read, preprocess and classify; returns (rows in input order, failures)."""
+    """Read, preprocess and classify; returns (rows in input order, failures, skipped)."""
     from tqdm.auto import tqdm
 
     pre = clf.preprocessor(fill_missing_leads=args.fill_missing_leads, nan_policy=args.nan_policy)
@@ -136,34 +144,41 @@ def classify_records(clf: Any, paths: list[Path], args: argparse.Namespace, devi
     # A model without a sampling rate (UCR/UEA archives) never resamples: files need not declare one.
     default_fs = args.fs if args.fs is not None else (1.0 if clf.fs is None else None)
     workers = default_workers(len(paths)) if args.workers is None else args.workers
-    loader = DataLoader(RecordFiles(paths, clf, pre, fs=default_fs, layout=args.layout), batch_size=None,
+    mode = args.on_poor_quality
+    files = RecordFiles(paths, clf, pre, fs=default_fs, layout=args.layout, quality=mode != "off")
+    loader = DataLoader(files, batch_size=None,
                         num_workers=workers, collate_fn=_identity, worker_init_fn=_worker_init if workers else None,
                         prefetch_factor=8 if workers else None)
-    done: list[tuple[int, Any, np.ndarray, int]] = []
+    done: list[tuple[int, Any, np.ndarray, int, list[str] | None]] = []
     failures: list[tuple[int, str, str]] = []
-    pending: dict[tuple[int, ...], list[tuple[int, Any, np.ndarray]]] = {}
+    skipped: list[tuple[int, str, str]] = []
+    pending: dict[tuple[int, ...], list[tuple[int, Any, np.ndarray, list[str] | None]]] = {}
 
     def flush(key: tuple[int, ...]) -> None:
         group = pending.pop(key, [])
         if group:
-            probs = clf.predict([[w for _, _, w in group]], device=device, agg=agg)
-            done.extend((i, rec, p, int(w.shape[0])) for (i, rec, w), p in zip(group, probs))
+            probs = clf.predict([[w for _, _, w, _ in group]], device=device, agg=agg)
+            done.extend((i, rec, p, int(w.shape[0]), q) for (i, rec, w, q), p in zip(group, probs))
 
     bar = tqdm(loader, total=len(paths), desc="classifying", unit="rec", file=sys.stderr,
                disable=args.quiet or len(paths) <= 5)
-    for i, rec, windows, error in bar:
+    for i, rec, windows, flags, error in bar:
         if error is not None:
             failures.append((i, str(paths[i]), error))
             continue
+        if flags and mode in ("skip", "fail"):
+            (skipped if mode == "skip" else failures).append((i, str(paths[i]), "poor signal quality: " + ", ".join(flags)))
+            continue
         key = windows.shape[1:]  # records whose windows share a shape share a batch
-        pending.setdefault(key, []).append((i, rec, windows))
+        pending.setdefault(key, []).append((i, rec, windows, flags))
         if len(pending[key]) >= args.batch_size:
             flush(key)
     for key in list(pending):
         flush(key)
     done.sort(key=lambda r: r[0])
-    rows = [{"rec": rec, "probs": p, "n_windows": n} for _, rec, p, n in done]
-    return rows, [(path, reason) for _, path, reason in sorted(failures)]
+    rows = [{"rec": rec, "probs": p, "n_windows": n, "quality": q} for _, rec, p, n, q in done]
+    return (rows, [(path, reason) for _, path, reason in sorted(failures)],
+            [(path, reason) for _, path, reason in sorted(skipped)])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,23 +219,29 @@ def _run(args: argparse.Namespace) -> int:
     if not paths:
         raise CLIError(f"no readable records found under {args.paths}")
     start = time.perf_counter()
-    rows, failures = classify_records(clf, paths, args, device)
+    rows, failures, skipped = classify_records(clf, paths, args, device)
     elapsed = time.perf_counter() - start
     probs = np.stack([r["probs"] for r in rows]) if rows else np.zeros((0, len(clf.class_names)))
     table = prediction_rows(clf.class_names, [r["rec"][0] for r in rows], [r["rec"][1] for r in rows], probs,
                             clf.decide(probs, thresholds) if rows else probs.astype(bool),
-                            [r["n_windows"] for r in rows])
+                            [r["n_windows"] for r in rows], [r["quality"] for r in rows])
     model = {"arch": clf.card.arch, "task": clf.task, "classes": clf.class_names, "fs": clf.fs,
              "window": clf.window, "channels": clf.channels}
-    text = render(table, fmt, clf.class_names, model=model, errors=failures)
+    text = render(table, fmt, clf.class_names, model=model, errors=failures, skipped=skipped)
     if out_path is None:
         sys.stdout.write(text)
     else:
         atomic_write_text(out_path, text)
     for path, reason in failures:
         err(f"FAILED {path}: {reason}")
+    for path, reason in skipped:
+        err(f"SKIPPED {path}: {reason}")
     if not args.quiet:
         per = 1000 * elapsed / max(len(rows), 1)
         dest = f" -> {out_path}" if out_path else ""
-        err(f"classified {len(rows)} record(s), {len(failures)} failed, {elapsed:.2f} s ({per:.1f} ms/record){dest}")
+        flagged = sum(1 for r in rows if r["quality"])
+        extra = f", {len(skipped)} skipped" if skipped else ""
+        extra += f", {flagged} with quality flags (see the 'quality' column)" if flagged else ""
+        err(f"classified {len(rows)} record(s), {len(failures)} failed{extra}, {elapsed:.2f} s ({per:.1f} ms/record)"
+            f"{dest}")
     return 1 if failures else 0
