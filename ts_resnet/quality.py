@@ -33,7 +33,8 @@ class QualityLimits:
         clip_fraction: flag a lead with more than this fraction of samples in runs (>= 10 ms) stuck
             at the lead's minimum or maximum value.
         noise_ratio: flag a lead whose power above 45 Hz (mains 50/60 Hz, muscle) exceeds this
-            fraction of its power in 0.5-40 Hz (needs a sampling rate of at least 100 Hz).
+            fraction of its power in 0.5-40 Hz, or of the record's median lead power there when the
+            lead itself is smaller (needs >= 100 Hz sampling).
     """
 
     nan_fraction: float = 0.005
@@ -64,29 +65,49 @@ def assess(rec: Record, leads: list[str] | None = None, *, min_samples: int | No
         flags.append("short")
     if not rows or rec.num_samples < 2:
         return flags
-    x = rec.signal[[i for _, i in rows]].astype(np.float64)
+    x = rec.signal[[i for _, i in rows]]
     finite = np.isfinite(x)
-    stds = np.array([x[k][finite[k]].std() if finite[k].any() else 0.0 for k in range(len(rows))])
+    if finite.all():  # the common case: no masking needed
+        n_finite = np.full(len(rows), x.shape[1])
+        mean = x.mean(1, dtype=np.float64)
+        centred = x - mean[:, None].astype(x.dtype)
+        hi, lo = x.max(1), x.min(1)
+    else:
+        n_finite = finite.sum(1)
+        filled = np.where(finite, x, 0.0)
+        mean = filled.sum(1, dtype=np.float64) / np.maximum(n_finite, 1)
+        centred = np.where(finite, x - mean[:, None].astype(x.dtype), 0.0).astype(x.dtype)
+        hi = np.where(finite, x, -np.inf).max(1)
+        lo = np.where(finite, x, np.inf).min(1)
+    stds = np.sqrt(np.einsum("ij,ij->i", centred, centred, dtype=np.float64) / np.maximum(n_finite, 1))
     ref = float(np.median(stds[stds > 0])) if (stds > 0).any() else 0.0
+    # Noise: power above 45 Hz (mains, muscle) against the record's typical ECG power in 0.5-40 Hz
+    # (the median over leads, so a naturally small lead such as III is not called noisy).
+    noise = np.zeros(len(rows), dtype=bool)
+    if rec.fs >= 100 and x.shape[1] >= int(2 * rec.fs):
+        # one Hann-windowed periodogram per lead: band sums average out its variance
+        f, pxx = sps.periodogram(centred, fs=rec.fs, window="hann", detrend=False, axis=-1)
+        signal_power = pxx[:, (f >= 0.5) & (f <= 40)].sum(1)
+        # against the lead's own ECG power, or the record's typical one where the lead is small
+        reference = np.maximum(signal_power, np.median(signal_power))
+        noise = (pxx[:, f >= 45].sum(1) > limits.noise_ratio * reference) & (reference > 0)
     min_run = max(3, int(round(0.010 * rec.fs)))
+    # only leads with enough samples at an extreme can be clipped: the run analysis is for those
+    at_extreme = (x == hi[:, None]).sum(1) + (x == lo[:, None]).sum(1)
     for k, (name, i) in enumerate(rows):
-        v = x[k][finite[k]]
-        nan_frac = 1.0 - len(v) / x.shape[1]
+        nan_frac = 1.0 - n_finite[k] / x.shape[1]
         if nan_frac > limits.nan_fraction:
             flags.append(f"nan:{name}({100 * nan_frac:.0f}%)")
-        if len(v) < 2 or stds[k] == 0.0 or stds[k] < limits.flat_ratio * ref:
+        if n_finite[k] < 2 or stds[k] == 0.0 or stds[k] < limits.flat_ratio * ref:
             flags.append(f"flat:{name}")
             continue
-        clipped = _runs_at(v, v.max(), min_run) + _runs_at(v, v.min(), min_run)
-        if clipped > limits.clip_fraction * len(v):
-            flags.append(f"clipped:{name}")
+        if at_extreme[k] > limits.clip_fraction * n_finite[k]:
+            v = x[k][finite[k]] if nan_frac > 0 else x[k]
+            if _runs_at(v, hi[k], min_run) + _runs_at(v, lo[k], min_run) > limits.clip_fraction * len(v):
+                flags.append(f"clipped:{name}")
         unit = (rec.units[i] if i < len(rec.units) else "").strip().lower()
-        if unit in _MAX_ABS and np.abs(v).max() > _MAX_ABS[unit]:
+        if unit in _MAX_ABS and max(abs(hi[k]), abs(lo[k])) > _MAX_ABS[unit]:
             flags.append(f"amplitude:{name}")
-        if rec.fs >= 100 and len(v) >= int(2 * rec.fs):
-            f, pxx = sps.welch(v - v.mean(), fs=rec.fs, nperseg=min(len(v), int(2 * rec.fs)))
-            signal_power = pxx[(f >= 0.5) & (f <= 40)].sum()
-            noise_power = pxx[f >= 45].sum()
-            if signal_power > 0 and noise_power > limits.noise_ratio * signal_power:
-                flags.append(f"noise:{name}")
+        if noise[k]:
+            flags.append(f"noise:{name}")
     return flags
