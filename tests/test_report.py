@@ -75,6 +75,14 @@ def test_ece_and_report_folder(tmp_path):
     assert all(path.exists() and path.stat().st_size > 0 for path in paths)
     md = (tmp_path / "r" / "metrics.md").read_text()
     assert "| macro |" in md and "| micro |" in md and "calibration error" in md
+    import json
+
+    over = np.clip(p * 1.6 - 0.3, 0, 1)  # the same ranking, over-confident
+    write_report(tmp_path / "t", y, p, d, list("abcd"), task="multilabel", n_boot=10, uncalibrated=over,
+                 temperature=[1.5], figures=False)
+    summary = json.loads((tmp_path / "t" / "summary.json").read_text())
+    assert summary["ece_uncalibrated"] == pytest.approx(expected_calibration_error(y, over))
+    assert "before temperature scaling" in (tmp_path / "t" / "metrics.md").read_text()
     with pytest.raises(FileExistsError):
         write_report(tmp_path / "r", y, p, d, list("abcd"), task="multilabel", n_boot=10)
     write_report(tmp_path / "m", np.eye(3)[[0, 1, 2, 1]], np.eye(3)[[0, 1, 1, 1]] * 0.8 + 0.05,

@@ -48,6 +48,7 @@ class ModelCard:
         window_agg: how window scores of a record combine: ``mean`` or ``max``.
         preprocess: the preprocessing pipeline, with normalisation statistics from training.
         thresholds: per-class decision thresholds (multi-label/binary), None = 0.5.
+        temperature: temperature scaling of the logits (one value, or one per output), None = 1.
         extra: plain data written by wrappers (the scikit-learn estimator's parameters).
         format_version: card layout version (:data:`FORMAT_VERSION`).
     """
@@ -65,6 +66,7 @@ class ModelCard:
     window_agg: str = "mean"
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     thresholds: list[float] | None = None
+    temperature: list[float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
@@ -113,6 +115,8 @@ class ModelCard:
         d["num_outputs"] = self.num_outputs  # redundant, kept for 0.2.0 readers
         if self.thresholds is None:
             d.pop("thresholds")
+        if self.temperature is None:
+            d.pop("temperature")
         if not self.extra:
             d.pop("extra")
         return d
@@ -159,6 +163,9 @@ class ModelCard:
         if card.thresholds is not None and (len(card.thresholds) != card.num_classes
                                             or not all(0.0 <= float(t) <= 1.0 for t in card.thresholds)):
             raise ModelCardError(f"{source}: thresholds must be {card.num_classes} values in [0, 1]")
+        if card.temperature is not None and (len(card.temperature) not in (1, spec.num_outputs)
+                                             or not all(float(t) > 0 for t in card.temperature)):
+            raise ModelCardError(f"{source}: temperature must be 1 or {spec.num_outputs} positive values")
         if card.window_agg not in ("mean", "max"):
             raise ModelCardError(f"{source}: window_agg must be 'mean' or 'max', got {card.window_agg!r}")
         return card

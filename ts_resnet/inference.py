@@ -168,7 +168,7 @@ class Classifier:
         for group in groups:
             x = torch.from_numpy(np.concatenate(group, 0)).to(device)
             n = torch.tensor([g.shape[0] for g in group], device=device)
-            probs = aggregate_windows(spec.probabilities(self.net(x).float()), n, agg)
+            probs = aggregate_windows(spec.probabilities(self.net(x).float(), self.card.temperature), n, agg)
             out.extend(spec.class_probabilities(probs.cpu().numpy()))
         return out
 

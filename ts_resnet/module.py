@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
+from .calibration import TemperatureMode
 from .card import ModelCard
 from .data.transforms import PreprocessConfig
 from .decisions import ThresholdMethod, fit_thresholds
@@ -42,6 +43,10 @@ class SignalClassifier(L.LightningModule):
             ``"f1"`` (max F1), ``"youden"``, ``"sensitivity"``/``"specificity"`` (reach
             ``threshold_target``) or ``"none"`` (0.5). See :mod:`ts_resnet.decisions`.
         threshold_target: the sensitivity or specificity to reach for those methods.
+        temperature_scaling: fit a temperature on each validation epoch's window logits and store
+            it in the checkpoint (``classify``, ``export`` and the report apply it): ``"global"``
+            (one), ``"per_class"`` (one per output, multi-label/binary) or ``"none"``. Thresholds are
+            then chosen on the calibrated probabilities; ``val/ece`` and ``val/ece_raw`` are logged.
         channels: input channel names, normally linked from the data module (``init_from`` maps the
             first convolution by these names).
         init_from: a trained model file (``.ckpt`` or ``.safetensors``) to start from: backbone
@@ -71,6 +76,7 @@ class SignalClassifier(L.LightningModule):
         window_agg: Literal["mean", "max"] = "mean",
         threshold_method: ThresholdMethod = "f1",
         threshold_target: float | None = None,
+        temperature_scaling: TemperatureMode = "none",
         channels: list[str] | None = None,
         init_from: str | None = None,
         freeze_backbone_epochs: int = 0,
@@ -109,7 +115,11 @@ class SignalClassifier(L.LightningModule):
         # Per-class thresholds fitted on the latest validation epoch (None until then, and for
         # multi-class tasks, which decide by argmax); written into the checkpoint's card.
         self.thresholds: list[float] | None = None
-        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor, list[str]]] = []
+        if temperature_scaling == "per_class" and task == "multiclass":
+            raise ValueError("temperature_scaling='per_class' is for multi-label/binary tasks; use 'global'")
+        self.temperature: list[float] | None = None  # fitted on validation when temperature_scaling is on
+        # per validation/test batch: (record probs, targets, ids, window logits, windows per record)
+        self._val_outputs: list[tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor, torch.Tensor]] = []
         if freeze_backbone_epochs < 0 or not 0 < lr_layer_decay <= 1:
             raise ValueError("freeze_backbone_epochs must be >= 0 and lr_layer_decay in (0, 1]")
         self.transfer = None
@@ -139,11 +149,12 @@ class SignalClassifier(L.LightningModule):
         # Loss on window-averaged logits; metrics on aggregated probabilities (mean or max).
         logits = aggregate_windows(logits_w, n, "mean")
         loss = self.loss(logits, batch["y"])
-        probs = aggregate_windows(self.spec.probabilities(logits_w.float()), n, self.window_agg)
+        probs = aggregate_windows(self.spec.probabilities(logits_w.float(), self.temperature), n, self.window_agg)
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(*self.spec.metric_inputs(probs, batch["y"]))
-        if stage in ("val", "test"):  # kept for thresholds and the data set's decision metrics
-            self._val_outputs.append((probs.detach().float(), batch["y"].detach(), list(batch["id"])))
+        if stage in ("val", "test"):  # kept for calibration, thresholds and the data set's decision metrics
+            self._val_outputs.append((probs.detach().float(), batch["y"].detach(), list(batch["id"]),
+                                      logits_w.detach().float(), n.detach()))
         bsz = n.shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
                  batch_size=bsz, sync_dist=stage != "train")
@@ -158,7 +169,11 @@ class SignalClassifier(L.LightningModule):
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
         # returned so callbacks (e.g. ts_resnet.plots.EvaluationPlots) can see per-record scores
         _, probs = self._step(batch, "test")
-        return {"probs": probs.detach(), "y": batch["y"]}
+        out = {"probs": probs.detach(), "y": batch["y"]}
+        if self.temperature is not None:  # the report's calibration error before scaling
+            out["probs_raw"] = aggregate_windows(self.spec.probabilities(self._val_outputs[-1][3]),
+                                                 batch["n_windows"], self.window_agg)
+        return out
 
     def _log_epoch_metrics(self, stage: str) -> None:
         metrics = getattr(self, f"{stage}_metrics")
@@ -183,9 +198,14 @@ class SignalClassifier(L.LightningModule):
         outputs, self._val_outputs = self._val_outputs, []
         if not outputs or self.trainer.sanity_checking:
             return
+        if self.hparams.temperature_scaling != "none":
+            self._fit_temperature(outputs)
+            # the probabilities thresholds are chosen on must be the calibrated ones
+            outputs = [(aggregate_windows(self.spec.probabilities(lw, self.temperature), n, self.window_agg), y, ids,
+                        lw, n) for _, y, ids, lw, n in outputs]
         if self._fits_thresholds:
-            probs = torch.cat([p for p, _, _ in outputs])
-            y = torch.cat([t for _, t, _ in outputs])
+            probs = torch.cat([o[0] for o in outputs])
+            y = torch.cat([o[1] for o in outputs])
             if self.trainer.world_size > 1:  # every rank holds part of the split; decide on all of it
                 probs, y = self.all_gather(probs).flatten(0, 1), self.all_gather(y).flatten(0, 1)
             spec = self.spec
@@ -194,16 +214,32 @@ class SignalClassifier(L.LightningModule):
                                              self.hparams.threshold_method, self.hparams.threshold_target)
         self._log_decision_metrics("val", outputs)
 
+    def _fit_temperature(self, outputs: list[tuple[torch.Tensor, ...]]) -> None:
+        from .calibration import fit_temperature
+        from .report import expected_calibration_error
+
+        logits = torch.cat([o[3] for o in outputs]).cpu()
+        n = torch.cat([o[4] for o in outputs]).cpu()
+        y = torch.cat([o[1] for o in outputs]).cpu()
+        temperature = fit_temperature(logits, n, y, self.spec, per_class=self.hparams.temperature_scaling == "per_class",
+                                      agg=self.window_agg)
+        # each rank saw part of the split; every rank uses rank 0's fit, so checkpoints agree
+        self.temperature = self.trainer.strategy.broadcast(temperature, src=0)
+        target = self.spec.target_matrix(y.numpy())
+        for name, t in (("ece_raw", None), ("ece", self.temperature)):
+            probs = aggregate_windows(self.spec.probabilities(logits, t), n, self.window_agg)
+            self.log(f"val/{name}", expected_calibration_error(target, self.spec.class_probabilities(probs.numpy())))
+
     def _log_decision_metrics(self, stage: str, outputs: list[tuple[torch.Tensor, torch.Tensor, list[str]]]) -> None:
         """The data module's own scores of the decisions (validation: with this epoch's thresholds,
         an optimistic figure; test: with the checkpoint's, fitted on validation)."""
         dm = getattr(self.trainer, "datamodule", None)
         if dm is None or not hasattr(dm, "decision_metrics") or self.trainer.world_size > 1:
             return
-        probs = self.spec.class_probabilities(torch.cat([p for p, _, _ in outputs]).cpu().numpy())
+        probs = self.spec.class_probabilities(torch.cat([o[0] for o in outputs]).cpu().numpy())
         thresholds = self.thresholds if self.thresholds is not None else [0.5] * len(self.class_names)
         decisions = self.spec.decide(probs, np.asarray(thresholds))
-        for name, value in dm.decision_metrics([i for _, _, ids in outputs for i in ids], decisions).items():
+        for name, value in dm.decision_metrics([i for o in outputs for i in o[2]], decisions).items():
             self.log(f"{stage}/{name}", float(value))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -211,6 +247,8 @@ class SignalClassifier(L.LightningModule):
         card = checkpoint.get("ts_resnet") or {}
         if card.get("thresholds") is not None:
             self.thresholds = [float(t) for t in card["thresholds"]]
+        if card.get("temperature") is not None:
+            self.temperature = [float(t) for t in card["temperature"]]
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch_metrics("test")
@@ -226,8 +264,8 @@ class SignalClassifier(L.LightningModule):
         self._val_outputs = []
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
-        probs = aggregate_windows(self.spec.probabilities(self(batch["x"], batch.get("lengths")).float()),
-                                  batch["n_windows"], self.window_agg)
+        probs = aggregate_windows(self.spec.probabilities(self(batch["x"], batch.get("lengths")).float(),
+                                                          self.temperature), batch["n_windows"], self.window_agg)
         return {"id": list(batch["id"]), "probs": probs.cpu(), "n_windows": batch["n_windows"].cpu()}
 
     # ---- optimisation --------------------------------------------------------------------------
@@ -307,6 +345,7 @@ class SignalClassifier(L.LightningModule):
             window=data.get("window"), eval_stride=data.get("eval_stride"),
             preprocess=PreprocessConfig.from_dict(data.get("preprocess") or {}),
             thresholds=list(self.thresholds) if self.thresholds is not None else None,
+            temperature=list(self.temperature) if self.temperature is not None else None,
         )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -72,16 +72,19 @@ class EvaluationReport(L.Callback):
         self.overwrite = overwrite
         self.figures = figures
         self._probs: list[torch.Tensor] = []
+        self._raw: list[torch.Tensor] = []
         self._targets: list[torch.Tensor] = []
         self.written: list[Path] = []
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self._probs, self._targets = [], []
+        self._probs, self._raw, self._targets = [], [], []
 
     def on_test_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
         if outputs is not None:
             self._probs.append(outputs["probs"].float().cpu())
             self._targets.append(outputs["y"].cpu())
+            if "probs_raw" in outputs:
+                self._raw.append(outputs["probs_raw"].float().cpu())
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         from .report import write_report
@@ -93,9 +96,11 @@ class EvaluationReport(L.Callback):
         y = spec.target_matrix(torch.cat(self._targets).numpy())
         thresholds = pl_module.thresholds if spec.name != "multiclass" else None
         decisions = spec.decide(probs, None if thresholds is None else np.asarray(thresholds))
+        raw = spec.class_probabilities(torch.cat(self._raw).numpy()) if self._raw else None
         self.written = write_report(self.out_dir, y, probs, decisions, list(pl_module.class_names), task=spec.name,
                                     thresholds=thresholds, n_boot=self.n_boot, seed=self.seed,
-                                    overwrite=self.overwrite, figures=self.figures)
+                                    overwrite=self.overwrite, figures=self.figures, uncalibrated=raw,
+                                    temperature=pl_module.temperature)
         print(f"wrote the evaluation report to {self.out_dir}/ (metrics.md, metrics.csv, figures)")
 
 

@@ -203,10 +203,12 @@ def to_markdown(rows: list[dict[str, Any]], *, title: str = "", notes: Sequence[
 
 def write_report(out_dir: str | Path, y: np.ndarray, probs: np.ndarray, decisions: np.ndarray,
                  class_names: Sequence[str], *, task: str, thresholds: Sequence[float] | None = None,
-                 n_boot: int = 1000, seed: int = 0, overwrite: bool = False, figures: bool = True) -> list[Path]:
+                 n_boot: int = 1000, seed: int = 0, overwrite: bool = False, figures: bool = True,
+                 uncalibrated: np.ndarray | None = None, temperature: Sequence[float] | None = None) -> list[Path]:
     """``metrics.csv``, ``metrics.md``, ``summary.json`` and (with matplotlib) ROC, PR, reliability and,
     for multi-class tasks, confusion-matrix PNGs in ``out_dir``; existing files are kept unless
-    ``overwrite``."""
+    ``overwrite``. ``uncalibrated``: the same probabilities before temperature scaling (the
+    summary then gives the calibration error before and after)."""
     out = Path(out_dir)
     names = ["metrics.csv", "metrics.md", "summary.json"]
     if figures:
@@ -222,11 +224,16 @@ def write_report(out_dir: str | Path, y: np.ndarray, probs: np.ndarray, decision
              "Decisions: " + ("argmax." if task == "multiclass" else "per-class thresholds " + (
                  ", ".join(f"{n} {t:.3f}" for n, t in zip(class_names, thresholds)) if thresholds is not None
                  else "0.5") + "."),
-              f"Expected calibration error (10 bins, all class probabilities): {ece:.4f}.",
+              f"Expected calibration error (10 bins, all class probabilities): {ece:.4f}"
+             + (f" (before temperature scaling {expected_calibration_error(y, uncalibrated):.4f}; "
+                f"temperature {', '.join(f'{t:.3f}' for t in temperature or [])})." if uncalibrated is not None
+                else "."),
              "Micro AUROC and AP are point estimates (no interval)."]
     (out / "metrics.csv").write_text(to_csv(rows))
     (out / "metrics.md").write_text(to_markdown(rows, title="Evaluation report", notes=notes))
     summary = {"records": int(len(y)), "ece": ece, "n_boot": n_boot, "seed": seed, "task": task,
+               "ece_uncalibrated": None if uncalibrated is None else expected_calibration_error(y, uncalibrated),
+               "temperature": list(temperature) if temperature is not None else None,
                "thresholds": list(thresholds) if thresholds is not None else None,
                "macro": rows[-2], "micro": rows[-1]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -57,8 +57,11 @@ class TaskSpec:
             return F.cross_entropy(logits, y, weight=class_weights, label_smoothing=label_smoothing)
         return F.binary_cross_entropy_with_logits(logits, y.float().view_as(logits), pos_weight=pos_weight)
 
-    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
-        """Network outputs -> probabilities, one column per output."""
+    def probabilities(self, logits: torch.Tensor, temperature: list[float] | None = None) -> torch.Tensor:
+        """Network outputs -> probabilities, one column per output; ``temperature`` (one value, or
+        one per output) divides the logits first (temperature scaling)."""
+        if temperature is not None:
+            logits = logits / torch.as_tensor(temperature, dtype=logits.dtype, device=logits.device)
         return logits.softmax(-1) if self.name == "multiclass" else torch.sigmoid(logits)
 
     def class_probabilities(self, probs: np.ndarray) -> np.ndarray:
