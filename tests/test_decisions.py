@@ -75,3 +75,37 @@ def test_classify_decides_with_the_cards_thresholds(tmp_path):
     out2 = tmp_path / "p2.csv"  # --threshold overrides the card for every class
     assert main(["classify", "-m", str(path), *records, "-o", str(out2), "--threshold", "0", "-q"]) == 0
     assert {r["predicted"] for r in csv.DictReader(io.StringIO(out2.read_text()))} == {";".join(names)}
+
+
+def test_multiclass_prior_correction():
+    from ts_resnet.tasks import TaskSpec
+
+    spec = TaskSpec("multiclass", 2)
+    p = np.array([[0.6, 0.4], [0.95, 0.05]])
+    assert spec.decide(p).tolist() == [[True, False], [True, False]]
+    # class 1 was 10% of training: 0.4 / 0.1 beats 0.6 / 0.9, 0.05 / 0.1 does not beat 0.95 / 0.9
+    assert spec.decide(p, priors=np.array([0.9, 0.1])).tolist() == [[False, True], [True, False]]
+
+
+def test_prior_correction_is_fitted_on_train_and_stored(tmp_path):
+    import lightning as L
+
+    from ts_resnet.data.modules import SyntheticECGDataModule
+    from ts_resnet.inference import load_classifier
+    from ts_resnet.module import SignalClassifier
+
+    dm = SyntheticECGDataModule(num_records=120, task="multiclass", window=500, batch_size=16, seed=0)
+    dm.setup("fit")
+    model = SignalClassifier(arch="msresnet_tiny", task="multiclass", class_names=dm.class_names, prior_correction=True)
+    trainer = L.Trainer(max_epochs=1, default_root_dir=tmp_path, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_train_batches=2)
+    trainer.fit(model, datamodule=dm)
+    counts = np.bincount(dm.splits["train"].targets, minlength=5)
+    np.testing.assert_allclose(model.class_priors, counts / counts.sum())
+    clf = load_classifier(trainer.checkpoint_callback.last_model_path)
+    assert clf.card.class_priors == pytest.approx(model.class_priors)
+    assert len(set(counts.tolist())) > 1
+    p = np.full((1, 5), 0.2) + np.eye(5)[[int(np.argmax(counts))]] * 1e-3  # nearly uniform, the common class ahead
+    assert clf.decide(p)[0].argmax() == int(np.argmin(counts))  # corrected: the rarest class wins
+    with pytest.raises(ValueError, match="prior_correction is for multi-class"):
+        SignalClassifier(task="multilabel", prior_correction=True)

@@ -49,6 +49,8 @@ class ModelCard:
         preprocess: the preprocessing pipeline, with normalisation statistics from training.
         thresholds: per-class decision thresholds (multi-label/binary), None = 0.5.
         temperature: temperature scaling of the logits (one value, or one per output), None = 1.
+        class_priors: training class frequencies for multi-class prior correction (decisions by
+            argmax of ``p / prior``), None = plain argmax.
         extra: plain data written by wrappers (the scikit-learn estimator's parameters).
         format_version: card layout version (:data:`FORMAT_VERSION`).
     """
@@ -67,6 +69,7 @@ class ModelCard:
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     thresholds: list[float] | None = None
     temperature: list[float] | None = None
+    class_priors: list[float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
@@ -117,6 +120,8 @@ class ModelCard:
             d.pop("thresholds")
         if self.temperature is None:
             d.pop("temperature")
+        if self.class_priors is None:
+            d.pop("class_priors")
         if not self.extra:
             d.pop("extra")
         return d
@@ -166,6 +171,10 @@ class ModelCard:
         if card.temperature is not None and (len(card.temperature) not in (1, spec.num_outputs)
                                              or not all(float(t) > 0 for t in card.temperature)):
             raise ModelCardError(f"{source}: temperature must be 1 or {spec.num_outputs} positive values")
+        if card.class_priors is not None and (card.task != "multiclass" or len(card.class_priors) != card.num_classes
+                                              or not all(float(v) > 0 for v in card.class_priors)):
+            raise ModelCardError(f"{source}: class_priors must be {card.num_classes} positive values of a "
+                                 "multi-class model")
         if card.window_agg not in ("mean", "max"):
             raise ModelCardError(f"{source}: window_agg must be 'mean' or 'max', got {card.window_agg!r}")
         return card

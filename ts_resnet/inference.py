@@ -186,7 +186,7 @@ class Classifier:
 
     def decide(self, class_probs: np.ndarray, thresholds: Sequence[float] | None = None) -> np.ndarray:
         """Boolean decisions ``(N, classes)`` from class probabilities (see :meth:`TaskSpec.decide`)."""
-        return self.spec.decide(np.atleast_2d(class_probs), self.thresholds(thresholds))
+        return self.spec.decide(np.atleast_2d(class_probs), self.thresholds(thresholds), self.card.class_priors)
 
 
 _GENERIC = re.compile(r"^(ch|dim)\d+$")

@@ -43,6 +43,8 @@ class SignalClassifier(L.LightningModule):
             ``"f1"`` (max F1), ``"youden"``, ``"sensitivity"``/``"specificity"`` (reach
             ``threshold_target``) or ``"none"`` (0.5). See :mod:`ts_resnet.decisions`.
         threshold_target: the sensitivity or specificity to reach for those methods.
+        prior_correction: multi-class only: decide by argmax of ``p / training class frequency``
+            instead of plain argmax (frequencies from the training split, stored in the checkpoint).
         temperature_scaling: fit a temperature on each validation epoch's window logits and store
             it in the checkpoint (``classify``, ``export`` and the report apply it): ``"global"``
             (one), ``"per_class"`` (one per output, multi-label/binary) or ``"none"``. Thresholds are
@@ -77,6 +79,7 @@ class SignalClassifier(L.LightningModule):
         threshold_method: ThresholdMethod = "f1",
         threshold_target: float | None = None,
         temperature_scaling: TemperatureMode = "none",
+        prior_correction: bool = False,
         channels: list[str] | None = None,
         init_from: str | None = None,
         freeze_backbone_epochs: int = 0,
@@ -118,6 +121,9 @@ class SignalClassifier(L.LightningModule):
         if temperature_scaling == "per_class" and task == "multiclass":
             raise ValueError("temperature_scaling='per_class' is for multi-label/binary tasks; use 'global'")
         self.temperature: list[float] | None = None  # fitted on validation when temperature_scaling is on
+        if prior_correction and task != "multiclass":
+            raise ValueError("prior_correction is for multi-class tasks (multi-label ones use thresholds)")
+        self.class_priors: list[float] | None = None  # training class frequencies, with prior_correction
         # per validation/test batch: (record probs, targets, ids, window logits, windows per record)
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor, torch.Tensor]] = []
         if freeze_backbone_epochs < 0 or not 0 < lr_layer_decay <= 1:
@@ -238,7 +244,7 @@ class SignalClassifier(L.LightningModule):
             return
         probs = self.spec.class_probabilities(torch.cat([o[0] for o in outputs]).cpu().numpy())
         thresholds = self.thresholds if self.thresholds is not None else [0.5] * len(self.class_names)
-        decisions = self.spec.decide(probs, np.asarray(thresholds))
+        decisions = self.spec.decide(probs, np.asarray(thresholds), self.class_priors)
         for name, value in dm.decision_metrics([i for o in outputs for i in o[2]], decisions).items():
             self.log(f"{stage}/{name}", float(value))
 
@@ -249,6 +255,8 @@ class SignalClassifier(L.LightningModule):
             self.thresholds = [float(t) for t in card["thresholds"]]
         if card.get("temperature") is not None:
             self.temperature = [float(t) for t in card["temperature"]]
+        if card.get("class_priors") is not None:
+            self.class_priors = [float(v) for v in card["class_priors"]]
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch_metrics("test")
@@ -327,6 +335,15 @@ class SignalClassifier(L.LightningModule):
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed window lengths: let cuDNN pick its kernels
         self._capture_data_config()
+        if self.hparams.prior_correction:
+            dm = getattr(self.trainer, "datamodule", None)
+            train = getattr(dm, "splits", {}).get("train") if dm is not None else None
+            if train is None:
+                raise RuntimeError("prior_correction needs a data module with a training split")
+            counts = np.bincount(np.asarray(train.targets, dtype=np.int64), minlength=len(self.class_names))
+            total = float(max(1, int(counts.sum())))
+            # plain floats: the checkpoint must stay loadable with weights_only=True
+            self.class_priors = [float(c) / total for c in np.maximum(counts, 1)]
 
     def _capture_data_config(self) -> None:
         dm = getattr(self.trainer, "datamodule", None)
@@ -346,6 +363,7 @@ class SignalClassifier(L.LightningModule):
             preprocess=PreprocessConfig.from_dict(data.get("preprocess") or {}),
             thresholds=list(self.thresholds) if self.thresholds is not None else None,
             temperature=list(self.temperature) if self.temperature is not None else None,
+            class_priors=list(self.class_priors) if self.class_priors is not None else None,
         )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

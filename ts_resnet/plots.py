@@ -95,7 +95,7 @@ class EvaluationReport(L.Callback):
         probs = spec.class_probabilities(torch.cat(self._probs).numpy())
         y = spec.target_matrix(torch.cat(self._targets).numpy())
         thresholds = pl_module.thresholds if spec.name != "multiclass" else None
-        decisions = spec.decide(probs, None if thresholds is None else np.asarray(thresholds))
+        decisions = spec.decide(probs, None if thresholds is None else np.asarray(thresholds), pl_module.class_priors)
         raw = spec.class_probabilities(torch.cat(self._raw).numpy()) if self._raw else None
         self.written = write_report(self.out_dir, y, probs, decisions, list(pl_module.class_names), task=spec.name,
                                     thresholds=thresholds, n_boot=self.n_boot, seed=self.seed,

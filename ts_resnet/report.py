@@ -75,11 +75,16 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b > 0, a / np.where(b > 0, b, 1), np.nan)
 
 
+def _micro_curves(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Micro AUROC and AP: every (record, class) pair pooled, each pair weighted by its record."""
+    wk = np.repeat(w, y.shape[1], axis=1)
+    return _weighted_auroc(p.ravel(), y.ravel(), wk), _weighted_ap(p.ravel(), y.ravel(), wk)
+
+
 def _all_metrics(y: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray, *, micro_curves: bool
                  ) -> dict[str, np.ndarray]:
     """Every metric for every class under weights ``w`` (B, N): arrays (B, K), plus micro (B,).
-    Micro AUROC/AP pool N x K pairs; they are computed only when ``micro_curves`` (point estimates:
-    resampling them would cost B x N x K memory)."""
+    Micro AUROC/AP pool N x K pairs (B x N x K memory): computed only when ``micro_curves``."""
     k = y.shape[1]
     out = {"auroc": np.stack([_weighted_auroc(p[:, j], y[:, j], w) for j in range(k)], 1),
            "ap": np.stack([_weighted_ap(p[:, j], y[:, j], w) for j in range(k)], 1)}
@@ -93,9 +98,7 @@ def _all_metrics(y: np.ndarray, p: np.ndarray, d: np.ndarray, w: np.ndarray, *, 
     micro = {"f1": _ratio(2 * tp, 2 * tp + fp + fn), "sensitivity": _ratio(tp, tp + fn),
              "specificity": _ratio(tn, tn + fp), "ppv": _ratio(tp, tp + fp)}
     if micro_curves:
-        wk = np.repeat(w, k, axis=1)
-        micro["auroc"] = _weighted_auroc(p.ravel(), y.ravel(), wk)
-        micro["ap"] = _weighted_ap(p.ravel(), y.ravel(), wk)
+        micro["auroc"], micro["ap"] = _micro_curves(y, p, w)
     else:
         micro["auroc"] = micro["ap"] = np.full(len(w), np.nan)
     return {**{m: out[m] for m in METRICS}, **{f"micro_{m}": micro[m] for m in METRICS}}
@@ -139,7 +142,14 @@ def evaluation_table(y: np.ndarray, probs: np.ndarray, decisions: np.ndarray, cl
         chunks = []
         for start in range(0, n_boot, 250):  # bounded memory: 250 resamples at a time
             w = rng.multinomial(n, np.full(n, 1.0 / n), size=min(250, n_boot - start)).astype(np.float64)
-            chunks.append(_all_metrics(y, p, d, w, micro_curves=False))
+            metrics = _all_metrics(y, p, d, w, micro_curves=False)
+            # micro AUROC/AP pool N x K (record, class) pairs: fewer resamples per pass keep the
+            # (resamples, N x K) arrays small
+            step = max(1, 2_000_000 // max(1, n * k))
+            curves = [_micro_curves(y, p, w[i : i + step]) for i in range(0, len(w), step)]
+            metrics["micro_auroc"] = np.concatenate([c[0] for c in curves])
+            metrics["micro_ap"] = np.concatenate([c[1] for c in curves])
+            chunks.append(metrics)
         boot = {m: np.concatenate([c[m] for c in chunks]) for m in chunks[0]}
     lo_q, hi_q = 100 * (1 - level) / 2, 100 * (1 + level) / 2
 
@@ -224,11 +234,10 @@ def write_report(out_dir: str | Path, y: np.ndarray, probs: np.ndarray, decision
              "Decisions: " + ("argmax." if task == "multiclass" else "per-class thresholds " + (
                  ", ".join(f"{n} {t:.3f}" for n, t in zip(class_names, thresholds)) if thresholds is not None
                  else "0.5") + "."),
-              f"Expected calibration error (10 bins, all class probabilities): {ece:.4f}"
+             f"Expected calibration error (10 bins, all class probabilities): {ece:.4f}"
              + (f" (before temperature scaling {expected_calibration_error(y, uncalibrated):.4f}; "
                 f"temperature {', '.join(f'{t:.3f}' for t in temperature or [])})." if uncalibrated is not None
-                else "."),
-             "Micro AUROC and AP are point estimates (no interval)."]
+                else ".")]
     (out / "metrics.csv").write_text(to_csv(rows))
     (out / "metrics.md").write_text(to_markdown(rows, title="Evaluation report", notes=notes))
     summary = {"records": int(len(y)), "ece": ece, "n_boot": n_boot, "seed": seed, "task": task,

@@ -71,14 +71,18 @@ class TaskSpec:
             return np.concatenate([1.0 - probs, probs], axis=1)
         return probs
 
-    def decide(self, class_probs: np.ndarray, thresholds: np.ndarray | None = None) -> np.ndarray:
-        """Boolean decisions ``(N, num_classes)``: argmax for multi-class; ``p >= threshold`` per class
-        for multi-label; for binary, the positive class when ``p >= threshold`` of the second class,
-        the negative class otherwise (exactly one decision per record)."""
+    def decide(self, class_probs: np.ndarray, thresholds: np.ndarray | None = None,
+               priors: np.ndarray | None = None) -> np.ndarray:
+        """Boolean decisions ``(N, num_classes)``: argmax for multi-class (of ``p / priors`` with
+        class priors: prior correction, so a class that was rare in training is not out-voted by its
+        base rate alone); ``p >= threshold`` per class for multi-label; for binary, the positive class
+        when ``p >= threshold`` of the second class, the negative class otherwise (exactly one decision
+        per record)."""
         p = np.asarray(class_probs, dtype=np.float64)
         out = np.zeros(p.shape, dtype=bool)
         if self.name == "multiclass":
-            out[np.arange(len(p)), p.argmax(1)] = True
+            score = p if priors is None else p / np.maximum(np.asarray(priors, dtype=np.float64), 1e-12)
+            out[np.arange(len(p)), score.argmax(1)] = True
             return out
         t = np.full(self.num_classes, 0.5) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
         if self.name == "binary":

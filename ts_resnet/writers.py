@@ -49,7 +49,7 @@ class PredictionWriter(BasePredictionWriter):
         paths = dict(dm.record_items()) if hasattr(dm, "record_items") else {}
         thresholds = card.thresholds if card.thresholds is not None else [0.5] * card.num_classes
         rows = prediction_rows(card.class_names, ids, [paths.get(i) for i in ids], probs,
-                               spec.decide(probs, np.asarray(thresholds)), n_windows)
+                               spec.decide(probs, np.asarray(thresholds), card.class_priors), n_windows)
         self.output.parent.mkdir(parents=True, exist_ok=True)
         model = {"arch": card.arch, "task": card.task, "classes": card.class_names}
         atomic_write_text(self.output, render(rows, self.format, card.class_names, model=model))
