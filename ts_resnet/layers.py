@@ -203,8 +203,9 @@ class _MultiScaleResidual(nn.Module):
 
     expansion = 1
 
-    def __init__(self, in_ch: int, out_ch: int, stride: int, config: BlockConfig, drop_path: float) -> None:
+    def __init__(self, in_ch: int, out_ch: int, stride: int, config: BlockConfig | None, drop_path: float) -> None:
         super().__init__()
+        config = config or BlockConfig()
         self.fused: MultiKernelConv1d | None = None
         self.config = config
         self.fusion = config.fusion
@@ -213,6 +214,8 @@ class _MultiScaleResidual(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.shortcut = make_shortcut(in_ch, out_ch, stride, avg_down=config.avg_down, norm_layer=config.norm_layer)
         self.act = create_act(config.act_layer)
+        # each branch's share of the block width (default: 1/n, so n branches cost about one)
+        self.branch_ratio = 1.0 / len(config.kernel_sizes) if config.branch_ratio is None else config.branch_ratio
 
     def combine(self, outs: list[torch.Tensor]) -> torch.Tensor:
         """Fuse the branch outputs: concatenate, add, or weight with selective-kernel attention."""
@@ -281,13 +284,11 @@ class MultiScaleBlock1d(_MultiScaleResidual):
 
     def __init__(self, in_ch: int, out_ch: int, stride: int = 1, *, config: BlockConfig | None = None,
                  drop_path: float = 0.0) -> None:
-        config = config or BlockConfig()
         super().__init__(in_ch, out_ch, stride, config, drop_path)
-        kernel_sizes, fusion = config.kernel_sizes, config.fusion
+        config = self.config
+        kernel_sizes, fusion, n = config.kernel_sizes, config.fusion, len(config.kernel_sizes)
         norm_layer, act_layer = config.norm_layer, config.act_layer
-        n = len(kernel_sizes)
-        ratio = 1.0 / n if config.branch_ratio is None else config.branch_ratio
-        mid = max(8, int(round(out_ch * ratio)))
+        mid = max(8, int(round(out_ch * self.branch_ratio)))
         branch_out = mid if fusion == "concat" else out_ch
         self.branches = nn.ModuleList(
             nn.Sequential(
@@ -334,14 +335,12 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
 
     def __init__(self, in_ch: int, out_ch: int, stride: int = 1, *, config: BlockConfig | None = None,
                  drop_path: float = 0.0) -> None:
-        config = config or BlockConfig()
         super().__init__(in_ch, out_ch, stride, config, drop_path)
-        kernel_sizes, fusion = config.kernel_sizes, config.fusion
+        config = self.config
+        kernel_sizes, fusion, n = config.kernel_sizes, config.fusion, len(config.kernel_sizes)
         norm_layer, act_layer = config.norm_layer, config.act_layer
-        n = len(kernel_sizes)
         width = out_ch // self.expansion
-        ratio = 1.0 / n if config.branch_ratio is None else config.branch_ratio
-        branch_w = max(8, int(round(width * ratio))) if fusion == "concat" else width
+        branch_w = max(8, int(round(width * self.branch_ratio))) if fusion == "concat" else width
         self.reduce = ConvNormAct1d(in_ch, width, 1, norm_layer=norm_layer, act_layer=act_layer)
         self.branches = nn.ModuleList(
             ConvNormAct1d(width, branch_w, k, stride, norm_layer=norm_layer, act_layer=act_layer)
