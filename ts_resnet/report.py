@@ -33,34 +33,43 @@ def _weighted_auroc(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     counted half (the Mann-Whitney statistic, as scikit-learn)."""
     order = np.argsort(p, kind="mergesort")
     p, y, w = p[order], y[order], w[:, order]
-    wn, wp = w * (1 - y), w * y
-    # negatives strictly below each position, plus half the negatives tied with it
+    pos = np.flatnonzero(y > 0)
+    wn = w * (1 - y)
+    cum_neg = np.cumsum(wn, axis=1)  # negatives at or below each position
     _, first, counts = np.unique(p, return_index=True, return_counts=True)
-    cum_neg = np.cumsum(wn, axis=1)
-    below = np.concatenate([np.zeros((w.shape[0], 1)), cum_neg], axis=1)[:, first]  # before each tie group
-    tied = cum_neg[:, first + counts - 1] - below
-    group = np.repeat(np.arange(len(first)), counts)
-    credit = below[:, group] + 0.5 * tied[:, group]
-    num = (wp * credit).sum(1)
-    den = wp.sum(1) * wn.sum(1)
+    if len(first) == len(p):
+        # no ties: a positive is credited with every negative below it (none sits at its own position)
+        credit = cum_neg[:, pos]
+    else:
+        # negatives strictly below each tie group, plus half of those tied with it
+        below = np.concatenate([np.zeros((w.shape[0], 1), w.dtype), cum_neg], axis=1)[:, first]
+        tied = cum_neg[:, first + counts - 1] - below
+        group = np.repeat(np.arange(len(first)), counts)[pos]
+        credit = below[:, group] + 0.5 * tied[:, group]
+    wp = w[:, pos]
+    num = (wp * credit).sum(1, dtype=np.float64)
+    den = wp.sum(1, dtype=np.float64) * cum_neg[:, -1].astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / den, np.nan)
 
 
 def _weighted_ap(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Average precision (scikit-learn's step-wise definition: thresholds at every distinct score)
-    under record weights ``w`` (B, N)."""
+    under record weights ``w`` (B, N): the mean precision at each positive, positives weighted."""
     order = np.argsort(-p, kind="mergesort")
     p, y, w = p[order], y[order], w[:, order]
+    pos = np.flatnonzero(y > 0)
     _, first, counts = np.unique(-p, return_index=True, return_counts=True)
-    last = first + counts - 1  # thresholds act at the end of each tie group
-    tp = np.cumsum(w * y, axis=1)[:, last]
-    total = np.cumsum(w, axis=1)[:, last]
-    positives = tp[:, -1:]
+    tp = np.cumsum(w * y, axis=1)
+    total = np.cumsum(w, axis=1)
+    if len(first) != len(p):  # a tie group is one threshold: precision counts the whole group
+        end = np.repeat(first + counts - 1, counts)
+        tp, total = tp[:, end], total[:, end]
+    positives = tp[:, -1].astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(total > 0, tp / total, 0.0)
-        recall_step = np.diff(np.concatenate([np.zeros((w.shape[0], 1)), tp], axis=1), axis=1) / positives
-        return np.where(positives[:, 0] > 0, (recall_step * precision).sum(1), np.nan)
+        precision = np.where(total[:, pos] > 0, tp[:, pos] / total[:, pos], 0.0)
+        ap = (w[:, pos] * precision).sum(1, dtype=np.float64) / positives
+        return np.where(positives > 0, ap, np.nan)
 
 
 def _counts(y: np.ndarray, d: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -141,7 +150,8 @@ def evaluation_table(y: np.ndarray, probs: np.ndarray, decisions: np.ndarray, cl
         rng = np.random.default_rng(seed)
         chunks = []
         for start in range(0, n_boot, 250):  # bounded memory: 250 resamples at a time
-            w = rng.multinomial(n, np.full(n, 1.0 / n), size=min(250, n_boot - start)).astype(np.float64)
+            # counts <= n are exact in float32, which halves the memory traffic of the sums below
+            w = rng.multinomial(n, np.full(n, 1.0 / n), size=min(250, n_boot - start)).astype(np.float32)
             metrics = _all_metrics(y, p, d, w, micro_curves=False)
             # micro AUROC/AP pool N x K (record, class) pairs: fewer resamples per pass keep the
             # (resamples, N x K) arrays small
