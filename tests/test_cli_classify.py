@@ -279,6 +279,18 @@ def test_evaluation_report_after_test(ckpt_12lead, tmp_path):
     assert {p.name for p in out.iterdir()} >= {"metrics.md", "roc.png", "pr.png", "reliability.png"}
 
 
+def test_report_command(ckpt_12lead, tmp_path, capsys):
+    out = tmp_path / "rep"
+    args = ["-c", str(REPO / "configs" / "demo.yaml"), "--data.init_args.num_records=200",
+            f"--trainer.default_root_dir={tmp_path}", *QUIET]
+    assert main(["report", *args, f"--ckpt_path={ckpt_12lead}", "--out", str(out), "--n-boot", "50"]) == 0
+    assert (out / "metrics.md").exists() and "50 resamples" in (out / "metrics.md").read_text()
+    assert main(["report", *args, f"--ckpt_path={ckpt_12lead}"]) == 2
+    assert "--out DIR is required" in capsys.readouterr().err
+    with pytest.raises(FileExistsError):  # an existing report is kept
+        main(["report", *args, f"--ckpt_path={ckpt_12lead}", "--out", str(out), "--n-boot", "50"])
+
+
 def test_bad_model_file_and_no_records(tmp_path, capsys):
     bogus = tmp_path / "m.ckpt"
     bogus.write_bytes(b"\x00" * 10)

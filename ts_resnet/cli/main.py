@@ -14,6 +14,7 @@ LIGHTNING = {
     "validate": "evaluate on the validation split",
     "test": "evaluate on the test split",
     "predict": "predict the test split",
+    "report": "test + an evaluation report folder (--out DIR): per-class metrics with 95% CIs, figures",
 }
 
 
@@ -22,6 +23,36 @@ def _usage() -> str:
              "", "commands:"]
     lines += [f"  {k:<10}{v}" for k, v in {**LIGHTNING, **OWN}.items()]
     return "\n".join(lines)
+
+
+def _report_args(argv: list[str]) -> list[str]:
+    """``report ... --out DIR [--n-boot N] [--overwrite]`` -> ``test ...`` with the report callback:
+    the test run's own options (config, data, ``--ckpt_path``) pass through unchanged."""
+    if any(a in ("-h", "--help") for a in argv):
+        raise ValueError("usage: ts-resnet report -c CONFIG --ckpt_path MODEL.ckpt --out DIR [--n-boot 1000] "
+                         "[--overwrite] [other `ts-resnet test` options]")
+    rest, options = [], {"--out": None, "--n-boot": "1000", "--overwrite": None}
+    i = 0
+    while i < len(argv):
+        key, _, value = argv[i].partition("=")
+        if key in ("--out", "--n-boot"):
+            if not value:
+                if i + 1 >= len(argv):
+                    raise ValueError(f"{key} needs a value")
+                value, i = argv[i + 1], i + 1
+            options[key] = value
+        elif key == "--overwrite":
+            options[key] = "true"
+        else:
+            rest.append(argv[i])
+        i += 1
+    if not options["--out"]:
+        raise ValueError("--out DIR is required (the report folder)")
+    if "--ckpt_path" not in " ".join(rest):
+        raise ValueError("--ckpt_path MODEL.ckpt is required (the model to evaluate)")
+    return [*rest, "--trainer.callbacks+=ts_resnet.plots.EvaluationReport",
+            f"--trainer.callbacks.out_dir={options['--out']}", f"--trainer.callbacks.n_boot={options['--n-boot']}",
+            f"--trainer.callbacks.overwrite={options['--overwrite'] or 'false'}"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         from .explain import main as explain_main
 
         return explain_main(argv[1:])
+    if cmd == "report":
+        try:
+            args = _report_args(argv[1:])
+        except ValueError as e:
+            print(f"ts-resnet report: error: {e}", file=sys.stderr)
+            return 2
+        from .train import run_lightning_cli
+
+        run_lightning_cli(["test", *args])
+        return 0
     if cmd in LIGHTNING or cmd.startswith("-"):
         from .train import run_lightning_cli
 
