@@ -42,6 +42,8 @@ class TSResNetCLI(LightningCLI):
         if getattr(model, "thresholds", None) is not None:
             pairs = ", ".join(f"{n} {t:.3f}" for n, t in zip(model.class_names, model.thresholds))
             print(f"Decision thresholds ({model.hparams.threshold_method}, fitted on validation, last epoch): {pairs}")
+        if getattr(model, "temperature", None) is not None:
+            print("Temperature (fitted on validation, last epoch): " + ", ".join(f"{t:.3f}" for t in model.temperature))
 
 
 class _DropNotices(logging.Filter):
