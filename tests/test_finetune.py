@@ -63,3 +63,36 @@ def test_fine_tune_a_12_lead_model_on_two_leads():
     assert losses[-1] < losses[0]
     lrs = sorted({g["max_lr"] for g in trainer.optimizers[0].param_groups})  # one-cycle peaks
     assert lrs == pytest.approx([3e-3 * 0.5**d for d in (3, 2, 1, 0)])  # stem, stage 1, stage 2, head
+
+
+def test_fine_tune_to_a_new_three_class_label_set():
+    """12-lead 5-class multi-label source -> a 3-class multi-class task with other names (AF kept)."""
+    import numpy as np
+
+    from ts_resnet.data.modules import ArrayDataModule
+    from ts_resnet.data.synthetic import make_dataset
+
+    src = load_classifier(SOURCE)
+    x, y = make_dataset(160, fs=100.0, duration=5.0, task="multiclass", seed=2)
+    rename = {0: "NORMAL", 1: "AF", 2: "OTHER", 3: "OTHER", 4: "OTHER"}
+    labels = np.array([rename[int(k)] for k in y])
+    dm = ArrayDataModule(x, labels, class_names=["AF", "NORMAL", "OTHER"], batch_size=16, seed=0)
+    model = SignalClassifier(arch="msresnet_tiny", task="multiclass", num_classes=3, class_names=dm.class_names,
+                             channels=LEADS, init_from=str(SOURCE), lr=3e-3)
+    start = {k: v.clone() for k, v in model.net.state_dict().items()}
+    for k, v in src.net.state_dict().items():
+        if not k.startswith("fc."):
+            torch.testing.assert_close(start[k], v)  # the backbone starts as the source's
+    torch.testing.assert_close(start["fc.weight"][0], src.net.state_dict()["fc.weight"][1])  # AF by name
+    losses = []
+
+    class Record(L.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            losses.append(float(trainer.callback_metrics["train/loss_epoch"]))
+
+    L.seed_everything(0, verbose=False)
+    trainer = L.Trainer(max_epochs=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=[Record()], num_sanity_val_steps=0,
+                        limit_val_batches=0)
+    trainer.fit(model, datamodule=dm)
+    assert losses[-1] < losses[0]
