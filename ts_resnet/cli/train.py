@@ -71,11 +71,15 @@ def _quiet_lightning() -> None:
 
 def run_lightning_cli(args: list[str] | None = None) -> TSResNetCLI:
     _quiet_lightning()
-    return TSResNetCLI(
-        SignalClassifier,
-        SignalDataModule,
-        subclass_mode_data=True,
-        args=args,
-        auto_configure_optimizers=True,
-        parser_kwargs={"description": "Train and evaluate ts_resnet models (Lightning CLI)."},
-    )
+    with warnings.catch_warnings():
+        # `ts-resnet report` and the benchmark scripts pass their own argument list on purpose;
+        # Lightning's notice that sys.argv holds other arguments is not for the user.
+        warnings.filterwarnings("ignore", message=r".*LightningCLI's args parameter.*")
+        return TSResNetCLI(
+            SignalClassifier,
+            SignalDataModule,
+            subclass_mode_data=True,
+            args=args,
+            auto_configure_optimizers=True,
+            parser_kwargs={"description": "Train and evaluate ts_resnet models (Lightning CLI)."},
+        )
