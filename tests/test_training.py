@@ -145,7 +145,7 @@ def test_module_tasks_step(task, k):
     else:
         y = torch.randint(0, 2, (3,))
     batch = {"x": x, "y": y, "n_windows": torch.tensor([1, 2, 3]), "id": ["a", "b", "c"]}
-    loss, probs = model._step(batch, "val")
+    loss, probs, _ = model._step(batch, "val")
     assert torch.isfinite(loss) and probs.shape[0] == 3
     assert model.net.fc.out_features == (1 if task == "binary" else k)
     out = model.predict_step(batch, 0)

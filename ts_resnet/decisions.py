@@ -19,8 +19,9 @@ from typing import Literal
 
 import numpy as np
 
+from .tasks import DEFAULT_THRESHOLD
+
 ThresholdMethod = Literal["f1", "youden", "sensitivity", "specificity", "none"]
-DEFAULT_THRESHOLD = 0.5
 
 
 def fit_threshold(y: np.ndarray, p: np.ndarray, method: ThresholdMethod = "f1", target: float | None = None) -> float:

@@ -30,7 +30,7 @@ from torch import nn
 from .card import ModelCard, ModelCardError
 from .data.records import Record
 from .data.transforms import Preprocessor, eval_windows, lead_key
-from .tasks import TaskSpec, aggregate_windows
+from .tasks import DEFAULT_THRESHOLD, TaskSpec, aggregate_windows
 
 
 class ModelFileError(ValueError):
@@ -181,8 +181,9 @@ class Classifier:
         """Decision thresholds per class: ``override``, else the card's, else 0.5."""
         if override is not None:
             return np.asarray(override, dtype=np.float64)
-        return np.asarray(self.card.thresholds if self.card.thresholds is not None else
-                          [0.5] * len(self.class_names), dtype=np.float64)
+        if self.card.thresholds is None:
+            return np.full(len(self.class_names), DEFAULT_THRESHOLD)
+        return np.asarray(self.card.thresholds, dtype=np.float64)
 
     def decide(self, class_probs: np.ndarray, thresholds: Sequence[float] | None = None) -> np.ndarray:
         """Boolean decisions ``(N, classes)`` from class probabilities (see :meth:`TaskSpec.decide`)."""

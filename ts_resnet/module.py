@@ -149,7 +149,7 @@ class SignalClassifier(L.LightningModule):
         return self.spec.loss(logits, y, class_weights=self.class_weights, pos_weight=self.pos_weight,
                               label_smoothing=self.hparams.label_smoothing)
 
-    def _step(self, batch: dict[str, Any], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(self, batch: dict[str, Any], stage: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         logits_w = self(batch["x"], batch.get("lengths"))
         n = batch["n_windows"]
         # Loss on window-averaged logits; metrics on aggregated probabilities (mean or max).
@@ -164,7 +164,7 @@ class SignalClassifier(L.LightningModule):
         bsz = n.shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
                  batch_size=bsz, sync_dist=stage != "train")
-        return loss, probs
+        return loss, probs, logits_w
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")[0]
@@ -174,10 +174,10 @@ class SignalClassifier(L.LightningModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, torch.Tensor]:
         # returned so callbacks (e.g. ts_resnet.plots.EvaluationPlots) can see per-record scores
-        _, probs = self._step(batch, "test")
+        _, probs, logits_w = self._step(batch, "test")
         out = {"probs": probs.detach(), "y": batch["y"]}
         if self.temperature is not None:  # the report's calibration error before scaling
-            out["probs_raw"] = aggregate_windows(self.spec.probabilities(self._val_outputs[-1][3]),
+            out["probs_raw"] = aggregate_windows(self.spec.probabilities(logits_w.detach().float()),
                                                  batch["n_windows"], self.window_agg)
         return out
 
@@ -243,8 +243,8 @@ class SignalClassifier(L.LightningModule):
         if dm is None or not hasattr(dm, "decision_metrics") or self.trainer.world_size > 1:
             return
         probs = self.spec.class_probabilities(torch.cat([o[0] for o in outputs]).cpu().numpy())
-        thresholds = self.thresholds if self.thresholds is not None else [0.5] * len(self.class_names)
-        decisions = self.spec.decide(probs, np.asarray(thresholds), self.class_priors)
+        thresholds = None if self.thresholds is None else np.asarray(self.thresholds)
+        decisions = self.spec.decide(probs, thresholds, self.class_priors)
         for name, value in dm.decision_metrics([i for o in outputs for i in o[2]], decisions).items():
             self.log(f"{stage}/{name}", float(value))
 

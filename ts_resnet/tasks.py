@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 Task = Literal["multiclass", "multilabel", "binary"]
 TASKS: tuple[str, ...] = ("multiclass", "multilabel", "binary")
+DEFAULT_THRESHOLD = 0.5  # the decision threshold of a class that has no fitted one
 
 
 def check_task(task: str) -> Task:
@@ -84,7 +85,8 @@ class TaskSpec:
             score = p if priors is None else p / np.maximum(np.asarray(priors, dtype=np.float64), 1e-12)
             out[np.arange(len(p)), score.argmax(1)] = True
             return out
-        t = np.full(self.num_classes, 0.5) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+        t = (np.full(self.num_classes, DEFAULT_THRESHOLD) if thresholds is None
+             else np.asarray(thresholds, dtype=np.float64))
         if self.name == "binary":
             positive = p[:, 1] >= t[-1]
             out[:, 1], out[:, 0] = positive, ~positive

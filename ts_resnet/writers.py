@@ -47,9 +47,9 @@ class PredictionWriter(BasePredictionWriter):
         n_windows = [int(n) for b in predictions for n in b["n_windows"].tolist()]
         dm = getattr(trainer, "datamodule", None)
         paths = dict(dm.record_items()) if hasattr(dm, "record_items") else {}
-        thresholds = card.thresholds if card.thresholds is not None else [0.5] * card.num_classes
+        thresholds = None if card.thresholds is None else np.asarray(card.thresholds)
         rows = prediction_rows(card.class_names, ids, [paths.get(i) for i in ids], probs,
-                               spec.decide(probs, np.asarray(thresholds), card.class_priors), n_windows)
+                               spec.decide(probs, thresholds, card.class_priors), n_windows)
         self.output.parent.mkdir(parents=True, exist_ok=True)
         model = {"arch": card.arch, "task": card.task, "classes": card.class_names}
         atomic_write_text(self.output, render(rows, self.format, card.class_names, model=model))
