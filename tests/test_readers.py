@@ -291,3 +291,36 @@ def test_cropped_mitbih_fixture_equals_the_original():
     full = read_record(shared("wfdb-sample", "100.hea"))
     crop = read_record(fixture("wfdb-sample", "100.hea"))
     np.testing.assert_array_equal(crop.signal, full.signal[:, : crop.num_samples])
+
+
+def _record_fields(rec: wfdb.Record) -> dict:
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in vars(rec).items()}
+
+
+def test_fast_signal_specs_parses_every_header_as_wfdb_does():
+    """The dict-backed view of wfdb's field table changes the speed of header parsing, not its result,
+    and the real DataFrame is back afterwards (wfdb's write path needs it)."""
+    from wfdb.io import _header
+
+    from ts_resnet.data.wfdb_specs import fast_signal_specs
+
+    tables = (_header.RECORD_SPECS, _header.SIGNAL_SPECS)
+    headers = sorted(fixture("wfdb-sample").rglob("*.hea")) + sorted(fixture("cinc2021-sample").glob("*.hea"))
+    from conftest import SHARED_DATA
+
+    if (SHARED_DATA / "wfdb-sample").exists():  # the many storage formats, where available
+        headers += _wfdb_headers()
+    compared = 0
+    for hea in headers:
+        base = str(hea.with_suffix(""))
+        try:
+            plain = _record_fields(wfdb.rdheader(base))
+        except Exception:
+            continue
+        with fast_signal_specs():
+            assert _header.SIGNAL_SPECS is not tables[1] and _header.RECORD_SPECS is not tables[0]
+            fast = _record_fields(wfdb.rdheader(base))
+        assert fast == plain, hea
+        compared += 1
+    assert _header.RECORD_SPECS is tables[0] and _header.SIGNAL_SPECS is tables[1]
+    assert compared >= 5

@@ -28,6 +28,25 @@ def test_resampling_preserves_sine_frequency(fs_in, fs_out):
     assert dominant_hz(y[0], fs_out) == pytest.approx(7.0, abs=0.15)
 
 
+@pytest.mark.parametrize("fs_in,fs_out", [(500, 100), (360, 100), (100, 257), (257, 100)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_resampling_equals_scipy_default_filter(fs_in, fs_out, dtype):
+    """The anti-aliasing filter is designed once per rate pair, not per record: the samples must be
+    exactly what ``scipy.signal.resample_poly`` gives with its own default design."""
+    from fractions import Fraction
+
+    from scipy import signal as sps
+
+    from ts_resnet.data.transforms import decimate
+
+    x = np.random.default_rng(fs_in).standard_normal((3, 2 * fs_in + 7)).astype(dtype)
+    q = Fraction(fs_out / fs_in).limit_denominator(1000)
+    for _ in range(2):  # the second call uses the cached taps
+        expected = sps.resample_poly(x, q.numerator, q.denominator, axis=-1).astype(np.float32)
+        np.testing.assert_array_equal(resample(x, fs_in, fs_out), expected)
+    np.testing.assert_array_equal(decimate(x, 3), sps.resample_poly(x, 1, 3, axis=-1).astype(np.float32))
+
+
 def test_bandpass_removes_baseline_wander():
     fs = 100.0
     t = np.arange(int(60 * fs)) / fs

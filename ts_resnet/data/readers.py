@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .records import Record, SignalReadError
+from .wfdb_specs import fast_signal_specs
 
 NanPolicy = Literal["error", "interpolate", "zero", "keep"]
 Layout = Literal["CT", "TC"]
@@ -79,7 +80,7 @@ def read_wfdb(path: str | Path) -> Record:
     if not header.exists():
         raise SignalReadError(p, f"WFDB header {header.name} not found")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), fast_signal_specs():
             warnings.simplefilter("ignore")
             rec = wfdb.rdrecord(str(base))
     except FileNotFoundError as e:
