@@ -209,7 +209,9 @@ def test_export_parity_and_safetensors_classify(ckpt_12lead, tmp_path):
     stored = json.loads(session.get_modelmeta().custom_metadata_map["ts_resnet_card"])
     assert stored["class_names"] == clf.class_names and stored["preprocess"] == clf.card.preprocess.to_dict()
     assert clf.card.thresholds is not None and stored["thresholds"] == clf.card.thresholds  # decisions survive
-    scripted = torch.jit.load(str(ts_path))
+    extra = {"ts_resnet_card.json": ""}
+    scripted = torch.jit.load(str(ts_path), _extra_files=extra)
+    assert json.loads(extra["ts_resnet_card.json"])["class_names"] == clf.class_names  # card inside the .pt
     for length in (500, 1337):
         x = torch.randn(3, 12, length)
         with torch.no_grad():

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Literal, get_args
 
 import torch
 
 from .inference import Classifier
 
-EXPORT_FORMATS = ("onnx", "torchscript", "safetensors")
+ExportFormat = Literal["onnx", "torchscript", "safetensors"]
+EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
 
 
 def export_safetensors(clf: Classifier, out: Path) -> list[Path]:
@@ -33,12 +35,13 @@ def _example(clf: Classifier, length: int | None = None) -> torch.Tensor:
 
 def export_torchscript(clf: Classifier, out: Path) -> list[Path]:
     """Traced TorchScript: convolutions and global pooling are length-generic, so the traced graph
-    accepts any batch size and any length above the network's minimum."""
+    accepts any batch size and any length above the network's minimum. The model card travels in
+    the archive as ``ts_resnet_card.json`` (``torch.jit.load(f, _extra_files={...: ""})``)."""
     net = clf.net.eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         traced = torch.jit.trace(net, _example(clf))
-    traced.save(str(out))
+    traced.save(str(out), _extra_files={"ts_resnet_card.json": json.dumps(clf.card.to_dict())})
     return [out]
 
 

@@ -7,13 +7,12 @@ model file, or an output file that exists (without ``--force``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -22,66 +21,27 @@ from torch.utils.data import DataLoader, Dataset
 from .common import CLIError, atomic_write_text, check_output, err, pick_device
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="ts-resnet classify",
-        description="Classify signal files (WFDB .hea, .edf, .csv, .npy/.npz) with a trained model. "
-        "PATHs may be files, folders (searched recursively) or globs.",
-        epilog=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--checkpoint", "-m", required=True, help=".ckpt or .safetensors (+ .json sidecar) model file")
-    p.add_argument("--output", "-o", default=None,
-                   help="preds.csv, preds.jsonl (JSON lines) or preds.json (one document); default CSV on stdout")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    thr = p.add_mutually_exclusive_group()
-    thr.add_argument("--threshold", type=float, default=None,
-                     help="multi-label/binary decision threshold in [0, 1] for every class "
-                     "(default: the model's per-class thresholds, else 0.5)")
-    thr.add_argument("--thresholds", default=None, help='JSON file of per-class thresholds, e.g. {"AF": 0.3}')
-    p.add_argument("--batch-size", type=int, default=64, help="records per inference batch")
-    p.add_argument("--workers", type=int, default=None,
-                   help="processes that read and preprocess records while the model runs "
-                   "(default: 2 for folders of 16+ records when there are 2+ cores, else 0)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--window-agg", default=None, choices=["mean", "max"],
-                   help="combine window scores of long records (default: the model's)")
-    p.add_argument("--fill-missing-leads", default=None, choices=["error", "zero"],
-                   help="records lacking some of the model's leads: fail (default) or use flat zero leads")
-    p.add_argument("--nan-policy", default=None, choices=["error", "interpolate", "zero"],
-                   help="NaN/Inf samples (default: the model's preprocessing setting)")
-    p.add_argument("--fs", type=float, default=None, help="sampling rate of CSV/NPY files without a sidecar")
-    p.add_argument("--layout", default=None, choices=["CT", "TC"], help="axis order of NPY files without a sidecar")
-    p.add_argument("--on-poor-quality", default="warn", choices=["warn", "skip", "fail", "off"],
-                   help="records with signal-quality flags (flat, clipped, NaN gaps, implausible amplitude, "
-                   "noise, shorter than a window; the 'quality' column): warn = classify and flag (default), "
-                   "skip = leave them out, fail = report them as failed (exit 1), off = do not assess")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or summary")
-    return p
-
-
-def _thresholds(args: argparse.Namespace, clf: Any) -> np.ndarray:
+def _thresholds(clf: Any, threshold: float | None, thresholds: str | None) -> np.ndarray:
     """Per-class thresholds: --threshold for all, --thresholds per class (others keep the model's)."""
     names = clf.class_names
     values = clf.thresholds()
-    if args.threshold is not None:
-        if not 0.0 <= args.threshold <= 1.0:
-            raise CLIError(f"--threshold {args.threshold}: a probability threshold must be in [0, 1]")
-        values[:] = args.threshold
-    if args.thresholds:
+    if threshold is not None:
+        if not 0.0 <= threshold <= 1.0:
+            raise CLIError(f"--threshold {threshold}: a probability threshold must be in [0, 1]")
+        values[:] = threshold
+    if thresholds:
         try:
-            given = json.loads(Path(args.thresholds).read_text())
+            given = json.loads(Path(thresholds).read_text())
         except (OSError, json.JSONDecodeError) as e:
-            raise CLIError(f"--thresholds {args.thresholds}: not a readable JSON object ({e})") from None
+            raise CLIError(f"--thresholds {thresholds}: not a readable JSON object ({e})") from None
         if not isinstance(given, dict):
-            raise CLIError(f"--thresholds {args.thresholds}: expected a JSON object of class -> threshold")
+            raise CLIError(f"--thresholds {thresholds}: expected a JSON object of class -> threshold")
         unknown = sorted(set(given) - set(names))
         if unknown:
             raise CLIError(f"--thresholds: unknown classes {unknown}; the model's classes are {names}")
         for name, value in given.items():
             if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise CLIError(f"--thresholds {args.thresholds}: {name!r}: {value!r} is not a threshold in [0, 1]")
+                raise CLIError(f"--thresholds {thresholds}: {name!r}: {value!r} is not a threshold in [0, 1]")
             values[names.index(name)] = float(value)
     return values
 
@@ -134,18 +94,25 @@ def default_workers(n_paths: int) -> int:
     return min(2, cores) if n_paths >= 16 and cores >= 2 else 0
 
 
-def classify_records(clf: Any, paths: list[Path], args: argparse.Namespace, device: torch.device
-                     ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+Agg = Literal["mean", "max"]
+QualityMode = Literal["warn", "skip", "fail", "off"]
+
+
+def classify_records(clf: Any, paths: list[Path], device: torch.device, *, batch_size: int = 64,
+                     workers: int | None = None, window_agg: Agg | None = None,
+                     fill_missing_leads: Literal["error", "zero"] | None = None,
+                     nan_policy: Literal["error", "interpolate", "zero"] | None = None, fs: float | None = None,
+                     layout: Literal["CT", "TC"] | None = None, on_poor_quality: QualityMode = "warn",
+                     quiet: bool = False) -> tuple[list[dict[str, Any]], list[tuple[str, str]], list[tuple[str, str]]]:
     """Read, preprocess and classify; returns (rows in input order, failures, skipped)."""
     from tqdm.auto import tqdm
 
-    pre = clf.preprocessor(fill_missing_leads=args.fill_missing_leads, nan_policy=args.nan_policy)
-    agg = args.window_agg or clf.card.window_agg
+    pre = clf.preprocessor(fill_missing_leads=fill_missing_leads, nan_policy=nan_policy)
+    agg = window_agg or clf.card.window_agg
     # A model without a sampling rate (UCR/UEA archives) never resamples: files need not declare one.
-    default_fs = args.fs if args.fs is not None else (1.0 if clf.fs is None else None)
-    workers = default_workers(len(paths)) if args.workers is None else args.workers
-    mode = args.on_poor_quality
-    files = RecordFiles(paths, clf, pre, fs=default_fs, layout=args.layout, quality=mode != "off")
+    default_fs = fs if fs is not None else (1.0 if clf.fs is None else None)
+    workers = default_workers(len(paths)) if workers is None else workers
+    files = RecordFiles(paths, clf, pre, fs=default_fs, layout=layout, quality=on_poor_quality != "off")
     loader = DataLoader(files, batch_size=None,
                         num_workers=workers, collate_fn=_identity, worker_init_fn=_worker_init if workers else None,
                         prefetch_factor=8 if workers else None)
@@ -161,17 +128,17 @@ def classify_records(clf: Any, paths: list[Path], args: argparse.Namespace, devi
             done.extend((i, rec, p, int(w.shape[0]), q) for (i, rec, w, q), p in zip(group, probs))
 
     bar = tqdm(loader, total=len(paths), desc="classifying", unit="rec", file=sys.stderr,
-               disable=args.quiet or len(paths) <= 5)
+               disable=quiet or len(paths) <= 5)
     for i, rec, windows, flags, error in bar:
         if error is not None:
             failures.append((i, str(paths[i]), error))
             continue
-        if flags and mode in ("skip", "fail"):
-            (skipped if mode == "skip" else failures).append((i, str(paths[i]), "poor signal quality: " + ", ".join(flags)))
+        if flags and on_poor_quality in ("skip", "fail"):
+            (skipped if on_poor_quality == "skip" else failures).append((i, str(paths[i]), "poor signal quality: " + ", ".join(flags)))
             continue
         key = windows.shape[1:]  # records whose windows share a shape share a batch
         pending.setdefault(key, []).append((i, rec, windows, flags))
-        if len(pending[key]) >= args.batch_size:
+        if len(pending[key]) >= batch_size:
             flush(key)
     for key in list(pending):
         flush(key)
@@ -181,49 +148,109 @@ def classify_records(clf: Any, paths: list[Path], args: argparse.Namespace, devi
             [(path, reason) for _, path, reason in sorted(skipped)])
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def classify(
+    paths: list[str],
+    *,
+    checkpoint: str,
+    output: str | None = None,
+    force: bool = False,
+    threshold: float | None = None,
+    thresholds: str | None = None,
+    batch_size: int = 64,
+    workers: int | None = None,
+    device: Literal["auto", "cpu", "cuda"] = "auto",
+    window_agg: Agg | None = None,
+    fill_missing_leads: Literal["error", "zero"] | None = None,
+    nan_policy: Literal["error", "interpolate", "zero"] | None = None,
+    fs: float | None = None,
+    layout: Literal["CT", "TC"] | None = None,
+    on_poor_quality: QualityMode = "warn",
+    quiet: bool = False,
+) -> int:
+    """Classify signal files (WFDB .hea, .edf, .csv, .npy/.npz) with a trained model.
+
+    PATHs may be files, folders (searched recursively) or globs.
+
+    Args:
+        paths: record files, folders or globs.
+        checkpoint: .ckpt or .safetensors (+ .json sidecar) model file.
+        output: preds.csv, preds.jsonl (JSON lines) or preds.json (one document); default CSV on stdout.
+        force: overwrite an existing output file.
+        threshold: multi-label/binary decision threshold in [0, 1] for every class (default: the
+            model's per-class thresholds, else 0.5).
+        thresholds: JSON file of per-class thresholds, e.g. {"AF": 0.3}.
+        batch_size: records per inference batch.
+        workers: processes that read and preprocess records while the model runs (default: 2 for
+            folders of 16+ records when there are 2+ cores, else 0).
+        device: where the network runs.
+        window_agg: combine window scores of long records (default: the model's).
+        fill_missing_leads: records lacking some of the model's leads: fail (default) or use flat zero leads.
+        nan_policy: NaN/Inf samples (default: the model's preprocessing setting).
+        fs: sampling rate of CSV/NPY files without a sidecar.
+        layout: axis order of NPY files without a sidecar.
+        on_poor_quality: records with signal-quality flags (flat, clipped, NaN gaps, implausible
+            amplitude, noise, shorter than a window; the 'quality' column): warn = classify and flag,
+            skip = leave them out, fail = report them as failed (exit 1), off = do not assess.
+        quiet: no progress bar or summary.
+
+    Returns:
+        The exit status: 0 = every record classified, 1 = some records failed, 2 = usage error.
+    """
     try:
-        return _run(args)
+        return _classify(paths, checkpoint=checkpoint, output=output, force=force, threshold=threshold,
+                         thresholds=thresholds, device=device, quiet=quiet,
+                         options=dict(batch_size=batch_size, workers=workers, window_agg=window_agg,
+                                      fill_missing_leads=fill_missing_leads, nan_policy=nan_policy, fs=fs,
+                                      layout=layout, on_poor_quality=on_poor_quality, quiet=quiet))
     except CLIError as e:
         err(f"ts-resnet classify: error: {e}")
         return 2
 
 
-def _run(args: argparse.Namespace) -> int:
+def main(argv: list[str] | None = None) -> int:
+    from .signature import run_command
+
+    return run_command(classify, argv, prog="ts-resnet classify", aliases={"checkpoint": "-m", "output": "-o",
+                       "quiet": "-q"}, exclusive=[("threshold", "thresholds")], epilog=__doc__.split("\n\n", 1)[1])
+
+
+def _classify(paths: list[str], *, checkpoint: str, output: str | None, force: bool, threshold: float | None,
+              thresholds: str | None, device: str, quiet: bool, options: dict[str, Any]) -> int:
     from ..data.readers import find_records
     from ..inference import ModelFileError, load_classifier
     from ..rows import output_format, prediction_rows, render
 
-    if args.batch_size < 1:
+    if options["batch_size"] < 1:
         raise CLIError("--batch-size must be >= 1")
-    if args.workers is not None and args.workers < 0:
+    if options["workers"] is not None and options["workers"] < 0:
         raise CLIError("--workers must be >= 0")
-    out_path = Path(args.output) if args.output else None
+    if threshold is not None and thresholds is not None:
+        raise CLIError("threshold and thresholds are alternatives; give one")
+    out_path = Path(output) if output else None
     try:
         fmt = output_format(out_path)
     except ValueError as e:
         raise CLIError(f"--output {e}") from None
     if out_path is not None:
-        check_output(out_path, args.force)
+        check_output(out_path, force)
     try:
-        clf = load_classifier(args.checkpoint)
+        clf = load_classifier(checkpoint)
     except ModelFileError as e:
         raise CLIError(str(e)) from None
     from ..layers import fold_batchnorm
 
     fold_batchnorm(clf.net)  # inference only: BatchNorm folded into the convolutions
-    thresholds = _thresholds(args, clf)
-    device = pick_device(args.device)
-    paths = find_records(args.paths)
-    if not paths:
-        raise CLIError(f"no readable records found under {args.paths}")
+    cuts = _thresholds(clf, threshold, thresholds)
+    torch_device = pick_device(device)
+    files = find_records(list(paths))
+    if not files:
+        raise CLIError(f"no readable records found under {list(paths)}")
     start = time.perf_counter()
-    rows, failures, skipped = classify_records(clf, paths, args, device)
+    rows, failures, skipped = classify_records(clf, files, torch_device, **options)
     elapsed = time.perf_counter() - start
     probs = np.stack([r["probs"] for r in rows]) if rows else np.zeros((0, len(clf.class_names)))
     table = prediction_rows(clf.class_names, [r["rec"][0] for r in rows], [r["rec"][1] for r in rows], probs,
-                            clf.decide(probs, thresholds) if rows else probs.astype(bool),
+                            clf.decide(probs, cuts) if rows else probs.astype(bool),
                             [r["n_windows"] for r in rows], [r["quality"] for r in rows])
     model = {"arch": clf.card.arch, "task": clf.task, "classes": clf.class_names, "fs": clf.fs,
              "window": clf.window, "channels": clf.channels}
@@ -236,7 +263,7 @@ def _run(args: argparse.Namespace) -> int:
         err(f"FAILED {path}: {reason}")
     for path, reason in skipped:
         err(f"SKIPPED {path}: {reason}")
-    if not args.quiet:
+    if not quiet:
         per = 1000 * elapsed / max(len(rows), 1)
         dest = f" -> {out_path}" if out_path else ""
         flagged = sum(1 for r in rows if r["quality"])

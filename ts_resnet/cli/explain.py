@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
+from typing import Literal
 
 from .common import CLIError, check_output, err
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="ts-resnet explain", description=__doc__)
-    p.add_argument("record", help="a record file (WFDB .hea, .edf, .csv, .npy/.npz)")
-    p.add_argument("--checkpoint", "-m", required=True)
-    p.add_argument("--class", dest="class_name", default=None, help="class to explain (default: the most probable)")
-    p.add_argument("--output", "-o", required=True, help="PNG file")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    p.add_argument("--width", type=int, default=1600, help="image width in pixels")
-    p.add_argument("--height", type=int, default=1200, help="image height in pixels")
-    p.add_argument("--seconds", type=float, default=10.0, help="seconds of the record to draw")
-    p.add_argument("--fill-missing-leads", default=None, choices=["error", "zero"])
-    p.add_argument("--fs", type=float, default=None, help="sampling rate of CSV/NPY files without a sidecar")
-    p.add_argument("--layout", default=None, choices=["CT", "TC"])
-    args = p.parse_args(argv)
+def explain(record: str, *, checkpoint: str, output: str, class_name: str | None = None, force: bool = False,
+            width: int = 1600, height: int = 1200, seconds: float = 10.0,
+            fill_missing_leads: Literal["error", "zero"] | None = None, fs: float | None = None,
+            layout: Literal["CT", "TC"] | None = None) -> int:
+    """Plot a record on ECG paper with the Grad-CAM-1D relevance of one class over every lead.
+
+    Args:
+        record: a record file (WFDB .hea, .edf, .csv, .npy/.npz).
+        checkpoint: .ckpt or .safetensors model file.
+        output: PNG file.
+        class_name: class to explain (default: the most probable).
+        force: overwrite an existing output file.
+        width: image width in pixels.
+        height: image height in pixels.
+        seconds: seconds of the record to draw.
+        fill_missing_leads: records lacking some of the model's leads: fail (default) or use flat zero leads.
+        fs: sampling rate of CSV/NPY files without a sidecar.
+        layout: axis order of NPY files without a sidecar.
+
+    Returns:
+        The exit status: 0 = written, 2 = usage error or unreadable record or model file.
+    """
     try:
         try:
             import matplotlib  # noqa: F401
@@ -32,19 +40,25 @@ def main(argv: list[str] | None = None) -> int:
         from ..explain import explain_record, plot_ecg
         from ..inference import ModelFileError, load_classifier
 
-        out = Path(args.output)
-        check_output(out, args.force)
+        out = Path(output)
+        check_output(out, force)
         try:
-            clf = load_classifier(args.checkpoint)
-            rec = read_record(args.record, fs=args.fs, layout=args.layout,
-                              nan_policy=clf.card.preprocess.reader_nan_policy)
-            result = explain_record(clf, rec, args.class_name, args.fill_missing_leads)
+            clf = load_classifier(checkpoint)
+            rec = read_record(record, fs=fs, layout=layout, nan_policy=clf.card.preprocess.reader_nan_policy)
+            result = explain_record(clf, rec, class_name, fill_missing_leads)
         except (ModelFileError, SignalReadError, ValueError) as e:
             raise CLIError(str(e)) from None
-        plot_ecg(result, str(out), title=rec.id, width_px=args.width, height_px=args.height,
-                 max_seconds=args.seconds)
+        plot_ecg(result, str(out), title=rec.id, width_px=width, height_px=height, max_seconds=seconds)
     except CLIError as e:
         err(f"ts-resnet explain: error: {e}")
         return 2
     err(f"wrote {out} (class {result['class_name']}, p={result['probs'][result['class_name']]:.3f})")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .signature import run_command
+
+    # `--class` on the command line: `class` is a Python keyword
+    return run_command(explain, argv, prog="ts-resnet explain",
+                       aliases={"checkpoint": "-m", "output": "-o", "class_name": "--class"})

@@ -2,44 +2,57 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from ..export import ExportFormat  # the formats' one definition (imports torch: fine for this command)
 from .common import CLIError, check_output, err
 
 
-def main(argv: list[str] | None = None) -> int:
-    from ..export import EXPORT_FORMATS
+def export(*, checkpoint: str, format: ExportFormat, output: str, force: bool = False) -> int:
+    """Write a trained model for deployment: ONNX, TorchScript or safetensors + JSON.
 
-    p = argparse.ArgumentParser(prog="ts-resnet export", description=__doc__)
-    p.add_argument("--checkpoint", "-m", required=True, help=".ckpt or .safetensors model file")
-    p.add_argument("--format", "-f", required=True, choices=EXPORT_FORMATS)
-    p.add_argument("--output", "-o", required=True, help="output file (.onnx, .pt, .safetensors)")
-    p.add_argument("--force", action="store_true", help="overwrite existing output files")
-    args = p.parse_args(argv)
+    Every format carries the model card (classes, preprocessing, thresholds), so the file alone is
+    enough to classify with.
+
+    Args:
+        checkpoint: .ckpt or .safetensors model file.
+        format: the output format.
+        output: output file (.onnx, .pt, .safetensors; a safetensors export also writes a .json card).
+        force: overwrite existing output files.
+
+    Returns:
+        The exit status: 0 = written, 2 = usage error or unreadable model file.
+    """
     try:
         from ..export import export_model
         from ..inference import ModelFileError, load_classifier
 
-        out = Path(args.output)
-        check_output(out, args.force)
-        if args.format == "safetensors":
+        out = Path(output)
+        check_output(out, force)
+        if format == "safetensors":
             if out.suffix != ".safetensors":
                 raise CLIError(f"--output {out}: a safetensors export must end in .safetensors")
-            check_output(out.with_suffix(".json"), args.force)
+            check_output(out.with_suffix(".json"), force)
         try:
-            clf = load_classifier(args.checkpoint)
+            clf = load_classifier(checkpoint)
         except ModelFileError as e:
             raise CLIError(str(e)) from None
-        if args.format == "onnx":
+        if format == "onnx":
             try:
                 import onnxscript  # noqa: F401
             except ImportError:
                 raise CLIError("ONNX export needs the 'export' extra: pip install 'ts-resnet[export]'") from None
-        written = export_model(clf, args.format, out)
+        written = export_model(clf, format, out)
     except CLIError as e:
         err(f"ts-resnet export: error: {e}")
         return 2
     for f in written:
         err(f"wrote {f}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .signature import run_command
+
+    return run_command(export, argv, prog="ts-resnet export",
+                       aliases={"checkpoint": "-m", "format": "-f", "output": "-o"})

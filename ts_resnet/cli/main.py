@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
+# Commands on a trained model file: each is a typed function in ``ts_resnet.cli.<name>`` whose
+# signature is the command (``ts_resnet.cli.signature``); its module's ``main(argv)`` parses and calls it.
 OWN = {
     "classify": "turn signal files into per-class probabilities with a trained model",
-    "export": "write a model as ONNX, TorchScript/torch.export or safetensors + JSON",
+    "export": "write a model as ONNX, TorchScript or safetensors + JSON",
     "explain": "plot a record with Grad-CAM relevance for a class",
 }
 LIGHTNING = {
@@ -67,18 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ts-resnet {__version__}")
         return 0
     cmd = argv[0]
-    if cmd == "classify":
-        from .classify import main as classify_main
-
-        return classify_main(argv[1:])
-    if cmd == "export":
-        from .export import main as export_main
-
-        return export_main(argv[1:])
-    if cmd == "explain":
-        from .explain import main as explain_main
-
-        return explain_main(argv[1:])
+    if cmd in OWN:
+        return int(importlib.import_module(f"{__package__}.{cmd}").main(argv[1:]))
     if cmd == "report":
         try:
             args = _report_args(argv[1:])

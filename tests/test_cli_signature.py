@@ -1,0 +1,75 @@
+"""classify/export/explain are typed functions; their command lines are built from the signatures."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from conftest import fixture
+
+from ts_resnet.cli import classify as classify_cmd
+from ts_resnet.cli import explain as explain_cmd
+from ts_resnet.cli import export as export_cmd
+from ts_resnet.cli.main import main
+from ts_resnet.cli.signature import parser_for
+
+MODEL = fixture("models", "demo-0.2.0.ckpt")
+CINC = fixture("cinc2021-sample")
+
+
+@pytest.mark.parametrize("func", [classify_cmd.classify, export_cmd.export, explain_cmd.explain])
+def test_every_parameter_is_an_option_with_its_type_and_help(func):
+    parser = parser_for(func, prog="x")
+    dests = {a.dest for a in parser._actions if a.dest != "help"}
+    assert dests == set(inspect.signature(func).parameters)
+    text = parser.format_help()
+    for name, param in inspect.signature(func).parameters.items():
+        if param.kind is param.KEYWORD_ONLY:
+            assert "--" + name.replace("_", "-") in text or name == "class_name"
+    assert "type:" in text  # jsonargparse shows the type of each option
+
+
+def test_dash_and_underscore_spellings_short_flags_and_typed_values():
+    parser = parser_for(classify_cmd.classify, prog="x", aliases={"checkpoint": "-m", "quiet": "-q"})
+    a = parser.parse_args(["r1", "r2", "-m", "m.ckpt", "--batch-size", "8", "--nan_policy", "zero", "-q",
+                           "--threshold", "0.25"])
+    assert a.paths == ["r1", "r2"] and a.checkpoint == "m.ckpt" and a.batch_size == 8
+    assert a.nan_policy == "zero" and a.quiet is True and a.threshold == 0.25
+    b = parser.parse_args(["r", "-m", "m"])
+    assert b.quiet is False and b.batch_size == 64 and b.threshold is None and b.on_poor_quality == "warn"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["classify", str(CINC), "-m", str(MODEL), "--device", "gpu"], "device"),
+    (["classify", str(CINC), "-m", str(MODEL), "--batch-size", "many"], "batch_size"),
+    (["classify", str(CINC), "-m", str(MODEL), "--threshold", "0.2", "--thresholds", "t.json"], "alternatives"),
+    (["classify", str(CINC)], "checkpoint"),
+    (["export", "-m", str(MODEL), "-f", "pickle", "-o", "x"], "format"),
+])
+def test_usage_errors_exit_2_and_name_the_option(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_function_and_the_command_give_the_same_file(tmp_path):
+    records = [str(CINC / "E07500.hea"), str(CINC / "HR06000.hea")]
+    assert classify_cmd.classify(records, checkpoint=str(MODEL), output=str(tmp_path / "a.csv"), quiet=True) == 0
+    assert main(["classify", *records, "-m", str(MODEL), "-o", str(tmp_path / "b.csv"), "-q"]) == 0
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+    assert (tmp_path / "a.csv").read_text().count("\n") == 3
+    # errors a user can fix come back as exit status 2 with one line, not a traceback
+    assert classify_cmd.classify(records, checkpoint=str(tmp_path / "missing.ckpt"), quiet=True) == 2
+
+
+def test_top_level_help_and_version(capsys):
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for cmd in ("fit", "validate", "test", "predict", "report", "classify", "export", "explain"):
+        assert f"  {cmd}" in text
+    assert main(["--version"]) == 0
+    from ts_resnet import __version__
+
+    assert capsys.readouterr().out.strip() == f"ts-resnet {__version__}"
+    assert main(["frobnicate"]) == 2
