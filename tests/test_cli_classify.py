@@ -226,6 +226,16 @@ def test_export_parity_and_safetensors_classify(ckpt_12lead, tmp_path):
     main(["classify", "-m", str(st_path), str(folder), "-o", str(tmp_path / "b.csv"), "-q"])
     assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text().replace(
         str(st_path), str(ckpt_12lead))
+    # ONNX Runtime as the backend: the exported file alone, the same probabilities within 1e-4
+    assert main(["classify", "-m", str(onnx_path), str(folder), "-o", str(tmp_path / "c.json")]) == 0
+    ref_rows = {r["id"]: r for r in csv.DictReader(open(tmp_path / "a.csv"))}
+    onnx_rows = json.loads((tmp_path / "c.json").read_text())["records"]
+    assert [r["id"] for r in onnx_rows] == list(ref_rows)
+    for row in onnx_rows:
+        for name in clf.class_names:
+            assert abs(row[name] - float(ref_rows[row["id"]][name])) < 1e-4
+        assert ";".join(row["predicted"]) == ref_rows[row["id"]]["predicted"]
+    assert main(["explain", "-m", str(onnx_path), str(folder / "x.hea"), "-o", str(tmp_path / "e.png")]) == 2
 
 
 def test_explain_writes_a_readable_png(ckpt_12lead, tmp_path):

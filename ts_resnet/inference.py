@@ -206,18 +206,40 @@ def _match_unnamed(rec: Record, pre: Preprocessor) -> Record:
 
 
 def load_classifier(path: str | Path) -> Classifier:
-    """Load a ``.ckpt`` or ``.safetensors`` model file (never executes code from the file)."""
+    """Load a ``.ckpt``, ``.safetensors`` (+ JSON sidecar) or exported ``.onnx`` model file (never
+    executes code from the file). An ``.onnx`` file runs on ONNX Runtime (:mod:`ts_resnet.onnx_backend`)."""
     p = Path(path)
     if not p.exists():
         raise ModelFileError(f"{p}: no such model file")
+    if p.suffix == ".onnx":
+        return _load_onnx_classifier(p)
     meta, state = _load_safetensors(p) if p.suffix == ".safetensors" else _load_ckpt(p)
-    try:
-        card = ModelCard.from_dict(meta, source=str(p))
-    except ModelCardError as e:
-        raise ModelFileError(str(e)) from None
+    card = _card(meta, p)
     try:
         net = card.build_network()
         net.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
         raise ModelFileError(f"{p}: weights do not match the stored architecture ({e})") from None
+    return Classifier(net.eval(), card)
+
+
+def _card(meta: Any, p: Path) -> ModelCard:
+    try:
+        return ModelCard.from_dict(meta, source=str(p))
+    except ModelCardError as e:
+        raise ModelFileError(str(e)) from None
+
+
+def _load_onnx_classifier(p: Path) -> Classifier:
+    try:
+        from .onnx_backend import load_onnx
+
+        meta, net = load_onnx(p)
+    except ImportError:
+        raise ModelFileError(f"{p}: running an ONNX model needs onnxruntime: pip install 'ts-resnet[export]'") from None
+    except ValueError as e:
+        raise ModelFileError(f"{p}: {e}") from None
+    card = _card(meta, p)
+    # windows shorter than the network's receptive field are padded exactly as for the checkpoint
+    net.min_input_length = getattr(card.build_network(), "min_input_length", 1)
     return Classifier(net.eval(), card)

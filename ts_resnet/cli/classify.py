@@ -173,7 +173,8 @@ def classify(
 
     Args:
         paths: record files, folders or globs.
-        checkpoint: .ckpt or .safetensors (+ .json sidecar) model file.
+        checkpoint: .ckpt, .safetensors (+ .json sidecar) or exported .onnx model file (.onnx runs on
+            ONNX Runtime).
         output: preds.csv, preds.jsonl (JSON lines) or preds.json (one document); default CSV on stdout.
         force: overwrite an existing output file.
         threshold: multi-label/binary decision threshold in [0, 1] for every class (default: the

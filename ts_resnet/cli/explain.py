@@ -42,6 +42,9 @@ def explain(record: str, *, checkpoint: str, output: str, class_name: str | None
 
         out = Path(output)
         check_output(out, force)
+        if Path(checkpoint).suffix == ".onnx":
+            raise CLIError(f"--checkpoint {checkpoint}: Grad-CAM needs the network's gradients: give the "
+                           ".ckpt or .safetensors model, not its ONNX export")
         try:
             clf = load_classifier(checkpoint)
             rec = read_record(record, fs=fs, layout=layout, nan_policy=clf.card.preprocess.reader_nan_policy)

@@ -33,6 +33,9 @@ def export(*, checkpoint: str, format: ExportFormat, output: str, force: bool = 
             if out.suffix != ".safetensors":
                 raise CLIError(f"--output {out}: a safetensors export must end in .safetensors")
             check_output(out.with_suffix(".json"), force)
+        if Path(checkpoint).suffix == ".onnx":
+            raise CLIError(f"--checkpoint {checkpoint}: export starts from a .ckpt or .safetensors model, "
+                           "not an ONNX export")
         try:
             clf = load_classifier(checkpoint)
         except ModelFileError as e:
