@@ -51,7 +51,7 @@ def run(model: str, paths: list[Path], passes: int, batch_size: int) -> dict[str
     return per
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("folder")
     ap.add_argument("-m", "--models", nargs="+", required=True)
@@ -68,10 +68,12 @@ def main(argv: list[str] | None = None) -> None:
     paths = find_records([args.folder])
     print(f"{len(paths)} records from {args.folder}, {args.threads} threads, warm pass of {args.passes}")
     print(f"{'model':<40} {'read':>7} {'prep+qc':>8} {'network':>8} {'total':>7}  ms/record")
+    results = {}
     for model in args.models:
-        per = run(model, paths, args.passes, args.batch_size)
+        per = results[model] = run(model, paths, args.passes, args.batch_size)
         print(f"{Path(model).name:<40} {per['read']:7.2f} {per['preprocess']:8.2f} {per['inference']:8.2f} "
               f"{per['total']:7.2f}")
+    return results
 
 
 if __name__ == "__main__":

@@ -17,12 +17,26 @@ def load(name: str):
 
 def test_every_example_is_covered():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers",
-                                                         "compare_presets"}
+                                                         "compare_presets", "benchmark_classify"}
 
 
 def test_quickstart():
     loss = load("quickstart").main(["--model", "msresnet_tiny", "--steps", "3", "--length", "200"])
     assert loss == loss and loss > 0  # finite, positive BCE
+
+
+def test_benchmark_classify(tmp_path):
+    from ts_resnet.cli.main import main as cli
+
+    model = fixture("models", "demo-0.2.0.ckpt")
+    onnx = tmp_path / "m.onnx"
+    assert cli(["export", "-m", str(model), "-f", "onnx", "-o", str(onnx)]) == 0
+    out = load("benchmark_classify").main([str(fixture("cinc2021-sample")), "-m", str(model), str(onnx),
+                                           "--passes", "1", "--threads", "1"])
+    assert list(out) == [str(model), str(onnx)]
+    for per in out.values():
+        assert min(per["read"], per["preprocess"], per["inference"]) > 0
+        assert per["total"] == pytest.approx(per["read"] + per["preprocess"] + per["inference"])
 
 
 def test_benchmark_speed(tmp_path):
