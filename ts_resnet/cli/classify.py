@@ -197,36 +197,48 @@ def classify(
     Returns:
         The exit status: 0 = every record classified, 1 = some records failed, 2 = usage error.
     """
+    from ..data.readers import find_records
+
     try:
-        return _classify(paths, checkpoint=checkpoint, output=output, force=force, threshold=threshold,
-                         thresholds=thresholds, device=device, quiet=quiet,
-                         options=dict(batch_size=batch_size, workers=workers, window_agg=window_agg,
-                                      fill_missing_leads=fill_missing_leads, nan_policy=nan_policy, fs=fs,
-                                      layout=layout, on_poor_quality=on_poor_quality, quiet=quiet))
+        if batch_size < 1:
+            raise CLIError("--batch-size must be >= 1")
+        if workers is not None and workers < 0:
+            raise CLIError("--workers must be >= 0")
+        if threshold is not None and thresholds is not None:
+            raise CLIError("threshold and thresholds are alternatives; give one")
+        clf, out_path, fmt = _model_and_output(checkpoint, output, force)
+        cuts = _thresholds(clf, threshold, thresholds)
+        torch_device = pick_device(device)
+        files = find_records(list(paths))
+        if not files:
+            raise CLIError(f"no readable records found under {list(paths)}")
     except CLIError as e:
         err(f"ts-resnet classify: error: {e}")
         return 2
+    start = time.perf_counter()
+    rows, failures, skipped = classify_records(
+        clf, files, torch_device, batch_size=batch_size, workers=workers, window_agg=window_agg,
+        fill_missing_leads=fill_missing_leads, nan_policy=nan_policy, fs=fs, layout=layout,
+        on_poor_quality=on_poor_quality, quiet=quiet)
+    elapsed = time.perf_counter() - start
+    _write(clf, rows, failures, skipped, cuts, out_path, fmt)
+    if not quiet:
+        per = 1000 * elapsed / max(len(rows), 1)
+        dest = f" -> {out_path}" if out_path else ""
+        flagged = sum(1 for r in rows if r["quality"])
+        extra = f", {len(skipped)} skipped" if skipped else ""
+        extra += f", {flagged} with quality flags (see the 'quality' column)" if flagged else ""
+        err(f"classified {len(rows)} record(s), {len(failures)} failed{extra}, {elapsed:.2f} s ({per:.1f} ms/record)"
+            f"{dest}")
+    return 1 if failures else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .signature import run_command
-
-    return run_command(classify, argv, prog="ts-resnet classify", aliases={"checkpoint": "-m", "output": "-o",
-                       "quiet": "-q"}, exclusive=[("threshold", "thresholds")], epilog=__doc__.split("\n\n", 1)[1])
-
-
-def _classify(paths: list[str], *, checkpoint: str, output: str | None, force: bool, threshold: float | None,
-              thresholds: str | None, device: str, quiet: bool, options: dict[str, Any]) -> int:
-    from ..data.readers import find_records
+def _model_and_output(checkpoint: str, output: str | None, force: bool) -> tuple[Any, Path | None, Any]:
+    """The model (BatchNorm folded) and the checked output path and format; CLIError if unusable."""
     from ..inference import ModelFileError, load_classifier
-    from ..rows import output_format, prediction_rows, render
+    from ..layers import fold_batchnorm
+    from ..rows import output_format
 
-    if options["batch_size"] < 1:
-        raise CLIError("--batch-size must be >= 1")
-    if options["workers"] is not None and options["workers"] < 0:
-        raise CLIError("--workers must be >= 0")
-    if threshold is not None and thresholds is not None:
-        raise CLIError("threshold and thresholds are alternatives; give one")
     out_path = Path(output) if output else None
     try:
         fmt = output_format(out_path)
@@ -238,17 +250,15 @@ def _classify(paths: list[str], *, checkpoint: str, output: str | None, force: b
         clf = load_classifier(checkpoint)
     except ModelFileError as e:
         raise CLIError(str(e)) from None
-    from ..layers import fold_batchnorm
-
     fold_batchnorm(clf.net)  # inference only: BatchNorm folded into the convolutions
-    cuts = _thresholds(clf, threshold, thresholds)
-    torch_device = pick_device(device)
-    files = find_records(list(paths))
-    if not files:
-        raise CLIError(f"no readable records found under {list(paths)}")
-    start = time.perf_counter()
-    rows, failures, skipped = classify_records(clf, files, torch_device, **options)
-    elapsed = time.perf_counter() - start
+    return clf, out_path, fmt
+
+
+def _write(clf: Any, rows: list[dict[str, Any]], failures: list[tuple[str, str]], skipped: list[tuple[str, str]],
+           cuts: np.ndarray, out_path: Path | None, fmt: Any) -> None:
+    """The rows to the output file (atomically) or stdout; failures and skips to stderr."""
+    from ..rows import prediction_rows, render
+
     probs = np.stack([r["probs"] for r in rows]) if rows else np.zeros((0, len(clf.class_names)))
     table = prediction_rows(clf.class_names, [r["rec"][0] for r in rows], [r["rec"][1] for r in rows], probs,
                             clf.decide(probs, cuts) if rows else probs.astype(bool),
@@ -264,12 +274,10 @@ def _classify(paths: list[str], *, checkpoint: str, output: str | None, force: b
         err(f"FAILED {path}: {reason}")
     for path, reason in skipped:
         err(f"SKIPPED {path}: {reason}")
-    if not quiet:
-        per = 1000 * elapsed / max(len(rows), 1)
-        dest = f" -> {out_path}" if out_path else ""
-        flagged = sum(1 for r in rows if r["quality"])
-        extra = f", {len(skipped)} skipped" if skipped else ""
-        extra += f", {flagged} with quality flags (see the 'quality' column)" if flagged else ""
-        err(f"classified {len(rows)} record(s), {len(failures)} failed{extra}, {elapsed:.2f} s ({per:.1f} ms/record)"
-            f"{dest}")
-    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .signature import run_command
+
+    return run_command(classify, argv, prog="ts-resnet classify", aliases={"checkpoint": "-m", "output": "-o",
+                       "quiet": "-q"}, exclusive=[("threshold", "thresholds")], epilog=__doc__.split("\n\n", 1)[1])
