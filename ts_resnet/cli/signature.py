@@ -39,7 +39,7 @@ def _docs(func: Callable[..., Any]) -> tuple[str, dict[str, str]]:
 
 
 def parser_for(func: Callable[..., Any], *, prog: str, aliases: dict[str, str] | None = None,
-               exclusive: Sequence[tuple[str, ...]] = (), epilog: str | None = None) -> Any:
+               epilog: str | None = None) -> Any:
     """A ``jsonargparse.ArgumentParser`` whose arguments are ``func``'s parameters.
 
     Args:
@@ -47,7 +47,6 @@ def parser_for(func: Callable[..., Any], *, prog: str, aliases: dict[str, str] |
             section the help of each option.
         prog: the program name shown in usage lines.
         aliases: parameter name -> another option string, e.g. ``{"checkpoint": "-m"}``.
-        exclusive: groups of parameter names of which at most one may be given.
         epilog: text after the options in ``--help``.
     """
     from jsonargparse import ArgumentParser
@@ -84,17 +83,18 @@ def parser_for(func: Callable[..., Any], *, prog: str, aliases: dict[str, str] |
             else:
                 kwargs["default"] = param.default
         parser.add_argument(*flags, dest=name, **kwargs)
-    parser.exclusive = [tuple(group) for group in exclusive]  # checked after parsing: argparse's
-    return parser  # mutually exclusive groups bypass jsonargparse's typed arguments
+    return parser
 
 
 def run_command(func: Callable[..., int], argv: Sequence[str] | None, *, prog: str,
                 aliases: dict[str, str] | None = None, exclusive: Sequence[tuple[str, ...]] = (),
                 epilog: str | None = None) -> int:
-    """Parse ``argv`` against ``func``'s signature (usage errors exit with status 2) and call it."""
-    parser = parser_for(func, prog=prog, aliases=aliases, exclusive=exclusive, epilog=epilog)
+    """Parse ``argv`` against ``func``'s signature (usage errors exit with status 2) and call it.
+    ``exclusive``: groups of parameters of which at most one may be given (checked here, after
+    parsing: argparse's mutually exclusive groups would bypass jsonargparse's typed arguments)."""
+    parser = parser_for(func, prog=prog, aliases=aliases, epilog=epilog)
     ns = parser.parse_args(list(argv) if argv is not None else None)
-    for group in parser.exclusive:
+    for group in exclusive:
         given = [name for name in group if ns[name] is not None and ns[name] is not False]
         if len(given) > 1:
             parser.error(f"{' and '.join('--' + n.replace('_', '-') for n in given)} are alternatives; give one")
