@@ -158,8 +158,8 @@ def _antialias_taps(up: int, down: int, dtype: str) -> np.ndarray:
 def _resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
     g = math.gcd(up, down)
     up, down = up // g, down // g
-    if up == down == 1:
-        return x
+    if up == down == 1:  # e.g. 500 vs 500.0001 Hz: no resampling
+        return x.astype(np.float32, copy=False)
     taps = _antialias_taps(up, down, np.dtype(x.dtype).name)
     y = sps.resample_poly(x, up, down, axis=-1, window=taps)
     return y.astype(np.float32, copy=False)
