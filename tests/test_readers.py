@@ -324,3 +324,17 @@ def test_fast_signal_specs_parses_every_header_as_wfdb_does():
         compared += 1
     assert _header.RECORD_SPECS is tables[0] and _header.SIGNAL_SPECS is tables[1]
     assert compared >= 5
+
+
+def test_wfdb_reads_fall_back_to_the_plain_tables(monkeypatch, tmp_path):
+    """If a future wfdb asks its field tables for something the dict view lacks, records still read."""
+    from ts_resnet.data import wfdb_specs
+
+    hea = fixture("cinc2021-sample", "E07500.hea")
+    expected = read_record(hea).signal
+    monkeypatch.setattr(wfdb_specs._SpecsView, "__getitem__", lambda self, key: (_ for _ in ()).throw(KeyError(key)))
+    monkeypatch.setattr(wfdb_specs, "_SWAP", None)  # rebuild the views with the broken lookup
+    np.testing.assert_array_equal(read_record(hea).signal, expected)
+    shutil.copy(hea, tmp_path / hea.name)  # the header without its .mat signal file
+    with pytest.raises(SignalReadError, match="missing"):  # wfdb's own errors still come through
+        read_record(tmp_path / hea.name)

@@ -67,7 +67,6 @@ def read_record(
 
 def read_wfdb(path: str | Path) -> Record:
     """Read a WFDB record with ``wfdb.rdrecord`` (physical units, frames smoothed to the base rate)."""
-    import wfdb
 
     p = Path(path)
     if p.suffix.lower() == ".hea":
@@ -80,9 +79,7 @@ def read_wfdb(path: str | Path) -> Record:
     if not header.exists():
         raise SignalReadError(p, f"WFDB header {header.name} not found")
     try:
-        with warnings.catch_warnings(), fast_signal_specs():
-            warnings.simplefilter("ignore")
-            rec = wfdb.rdrecord(str(base))
+        rec = _rdrecord(str(base))
     except FileNotFoundError as e:
         missing = Path(e.filename).name if getattr(e, "filename", None) else str(e)
         raise SignalReadError(header, f"signal file {missing} referenced by the header is missing") from None
@@ -105,6 +102,22 @@ def read_wfdb(path: str | Path) -> Record:
         meta=meta,
         path=str(header),
     )
+
+
+def _rdrecord(base: str) -> Any:
+    """``wfdb.rdrecord`` with the fast header tables; a broken record (or a wfdb whose parser asks
+    those tables for more than the view offers) is read again the plain way, so errors are wfdb's own."""
+    import wfdb
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with fast_signal_specs():
+                return wfdb.rdrecord(base)
+        except FileNotFoundError:
+            raise
+        except Exception:
+            return wfdb.rdrecord(base)
 
 
 def _explain_wfdb_error(base: Path, e: Exception) -> str:
