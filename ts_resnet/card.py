@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from torch import nn
 
 from .data.transforms import PreprocessConfig, default_stride
 from .registry import build_network, layer_name
-from .tasks import Task, TaskSpec, check_task
+from .tasks import Task, TaskSpec, WindowAgg, check_task
 
 #: Card layout this version writes and the newest it reads. Version 1: ts_resnet 0.2.0 checkpoints;
 #: later fields are optional, so every version-1 card stays readable.
@@ -175,6 +175,6 @@ class ModelCard:
                                               or not all(float(v) > 0 for v in card.class_priors)):
             raise ModelCardError(f"{source}: class_priors must be {card.num_classes} positive values of a "
                                  "multi-class model")
-        if card.window_agg not in ("mean", "max"):
+        if card.window_agg not in get_args(WindowAgg):
             raise ModelCardError(f"{source}: window_agg must be 'mean' or 'max', got {card.window_agg!r}")
         return card

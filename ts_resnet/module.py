@@ -16,7 +16,7 @@ from .data.transforms import PreprocessConfig
 from .decisions import ThresholdMethod, fit_thresholds
 from .metrics import make_metrics
 from .registry import NetworkOptions, build_network
-from .tasks import Task, TaskSpec, aggregate_windows, check_task
+from .tasks import Task, TaskSpec, WindowAgg, aggregate_windows, check_task
 
 
 class SignalClassifier(L.LightningModule):
@@ -75,7 +75,7 @@ class SignalClassifier(L.LightningModule):
         label_smoothing: float = 0.0,
         class_weights: list[float] | None = None,
         pos_weight: list[float] | None = None,
-        window_agg: Literal["mean", "max"] = "mean",
+        window_agg: WindowAgg = "mean",
         threshold_method: ThresholdMethod = "f1",
         threshold_target: float | None = None,
         temperature_scaling: TemperatureMode = "none",

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 Task = Literal["multiclass", "multilabel", "binary"]
 TASKS: tuple[str, ...] = ("multiclass", "multilabel", "binary")
+WindowAgg = Literal["mean", "max"]  # how a long record's window scores become one
 DEFAULT_THRESHOLD = 0.5  # the decision threshold of a class that has no fitted one
 
 

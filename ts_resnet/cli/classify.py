@@ -18,6 +18,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..data.readers import Layout
+from ..data.transforms import FillMissing, RepairPolicy
+from ..tasks import WindowAgg
 from .common import CLIError, atomic_write_text, check_output, err, pick_device
 
 
@@ -94,15 +97,14 @@ def default_workers(n_paths: int) -> int:
     return min(2, cores) if n_paths >= 16 and cores >= 2 else 0
 
 
-Agg = Literal["mean", "max"]
 QualityMode = Literal["warn", "skip", "fail", "off"]
 
 
 def classify_records(clf: Any, paths: list[Path], device: torch.device, *, batch_size: int = 64,
-                     workers: int | None = None, window_agg: Agg | None = None,
-                     fill_missing_leads: Literal["error", "zero"] | None = None,
-                     nan_policy: Literal["error", "interpolate", "zero"] | None = None, fs: float | None = None,
-                     layout: Literal["CT", "TC"] | None = None, on_poor_quality: QualityMode = "warn",
+                     workers: int | None = None, window_agg: WindowAgg | None = None,
+                     fill_missing_leads: FillMissing | None = None,
+                     nan_policy: RepairPolicy | None = None, fs: float | None = None,
+                     layout: Layout | None = None, on_poor_quality: QualityMode = "warn",
                      quiet: bool = False) -> tuple[list[dict[str, Any]], list[tuple[str, str]], list[tuple[str, str]]]:
     """Read, preprocess and classify; returns (rows in input order, failures, skipped)."""
     from tqdm.auto import tqdm
@@ -159,11 +161,11 @@ def classify(
     batch_size: int = 64,
     workers: int | None = None,
     device: Literal["auto", "cpu", "cuda"] = "auto",
-    window_agg: Agg | None = None,
-    fill_missing_leads: Literal["error", "zero"] | None = None,
-    nan_policy: Literal["error", "interpolate", "zero"] | None = None,
+    window_agg: WindowAgg | None = None,
+    fill_missing_leads: FillMissing | None = None,
+    nan_policy: RepairPolicy | None = None,
     fs: float | None = None,
-    layout: Literal["CT", "TC"] | None = None,
+    layout: Layout | None = None,
     on_poor_quality: QualityMode = "warn",
     quiet: bool = False,
 ) -> int:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
+from ..data.readers import Layout
+from ..data.transforms import FillMissing
 from .common import CLIError, check_output, err
 
 
 def explain(record: str, *, checkpoint: str, output: str, class_name: str | None = None, force: bool = False,
             width: int = 1600, height: int = 1200, seconds: float = 10.0,
-            fill_missing_leads: Literal["error", "zero"] | None = None, fs: float | None = None,
-            layout: Literal["CT", "TC"] | None = None) -> int:
+            fill_missing_leads: FillMissing | None = None, fs: float | None = None,
+            layout: Layout | None = None) -> int:
     """Plot a record on ECG paper with the Grad-CAM-1D relevance of one class over every lead.
 
     Args:

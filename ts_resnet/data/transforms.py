@@ -33,6 +33,9 @@ from scipy import signal as sps
 from .readers import repair_nonfinite
 from .records import Record, SignalReadError
 
+FillMissing = Literal["error", "zero"]  # records lacking some of the model's leads
+RepairPolicy = Literal["error", "interpolate", "zero"]  # NaN/Inf samples in a record
+
 STANDARD_12_LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 # Names some devices use for the standard leads (MIT-BIH's modified limb lead "MLII" ~ II).
 LEAD_ALIASES = {"mlii": "ii", "mli": "i", "mliii": "iii", "avr": "avr", "avl": "avl", "avf": "avf"}
@@ -65,8 +68,8 @@ class PreprocessConfig:
 
     fs: float | None = None
     leads: list[str] | None = None
-    fill_missing_leads: Literal["error", "zero"] = "error"
-    nan_policy: Literal["error", "interpolate", "zero"] = "interpolate"
+    fill_missing_leads: FillMissing = "error"
+    nan_policy: RepairPolicy = "interpolate"
     bandpass: tuple[float | None, float | None] | None = None
     filter_order: int = 2
     decimate: int = 1
