@@ -11,9 +11,11 @@ import pytest
 import torch
 from conftest import fixture
 
+import ts_resnet
 from ts_resnet.card import FORMAT_VERSION, ModelCard, ModelCardError
 from ts_resnet.data import read_record
 from ts_resnet.inference import ModelFileError, load_classifier
+from ts_resnet.registry import PRESET_HISTORY
 from ts_resnet.tasks import TaskSpec
 
 OLD_CKPT = fixture("models", "demo-0.2.0.ckpt")
@@ -62,6 +64,31 @@ def test_card_round_trip_and_validation(tmp_path):
     torch.save(ckpt, path)
     with pytest.raises(ModelFileError, match=rf"{path}: model card format {FORMAT_VERSION + 1}"):
         load_classifier(path)
+
+
+def test_a_preset_change_does_not_break_checkpoints_written_before_it(tmp_path):
+    # msresnet_ecg was widened after checkpoints had been written with it (registry.PRESET_HISTORY):
+    # a card that names the preset without pinning its widths must rebuild the old network.
+    old = PRESET_HISTORY["msresnet_ecg"]
+    assert ts_resnet.model_defaults("msresnet_ecg")["widths"] != tuple(old["widths"])
+    ckpt = torch.load(OLD_CKPT, weights_only=True)
+    card = {**ckpt["ts_resnet"], "arch": "msresnet_ecg", "arch_options": {}}
+    torch.manual_seed(0)
+    old_net = ts_resnet.create_model("msresnet_ecg", in_ch=card["in_channels"], num_classes=5, **old).eval()
+    path = tmp_path / "ecg-before-widening.ckpt"
+    torch.save({"ts_resnet": card, "state_dict": {f"net.{k}": v for k, v in old_net.state_dict().items()}}, path)
+    clf = load_classifier(path)  # strict load_state_dict: any shape mismatch fails here
+    x = torch.randn(2, card["in_channels"], 500)
+    with torch.no_grad():
+        torch.testing.assert_close(clf.net(x), old_net(x))
+    assert clf.card.arch_options["widths"] == old["widths"]
+
+    # a card written now pins today's values, so it survives the next change and older readers
+    # (which treat arch_options as overrides) rebuild the same network
+    new = ModelCard.from_dict(card, "x").replace(arch_options={})  # replace() builds a new card
+    assert new.arch_options["widths"] == list(ts_resnet.model_defaults("msresnet_ecg")["widths"])
+    again = ModelCard.from_dict(json.loads(json.dumps(new.to_dict())), "y")
+    assert again.build_network().num_features == ts_resnet.MultiScaleResNet1d().num_features
 
 
 def test_task_semantics():

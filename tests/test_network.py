@@ -24,6 +24,15 @@ def test_design_example_works_as_written():
     assert model.fc.out_features == 5
 
 
+def test_the_class_defaults_are_the_default_preset():
+    # MultiScaleResNet1d() and create_model("msresnet_ecg") must build the same network: the preset
+    # fixes its values explicitly (so model cards can pin them), the class defaults repeat them.
+    plain, preset = ts_resnet.MultiScaleResNet1d(), ts_resnet.create_model("msresnet_ecg")
+    assert [tuple(p.shape) for p in plain.state_dict().values()] == [
+        tuple(p.shape) for p in preset.state_dict().values()]
+    assert list(plain.state_dict()) == list(preset.state_dict())
+
+
 @pytest.mark.parametrize("fusion", FUSIONS)
 @pytest.mark.parametrize("name", PRESETS)
 def test_shapes_train_and_eval(name, fusion):

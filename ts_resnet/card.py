@@ -18,7 +18,7 @@ from typing import Any, get_args
 from torch import nn
 
 from .data.transforms import PreprocessConfig, default_stride
-from .registry import build_network, layer_name
+from .registry import build_network, layer_name, pin_changed_options
 from .tasks import Task, TaskSpec, WindowAgg, check_task
 
 #: Card layout this version writes and the newest it reads. Version 1: ts_resnet 0.2.0 checkpoints;
@@ -74,7 +74,10 @@ class ModelCard:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
-        self.arch_options = layer_name(dict(self.arch_options or {}))
+        # Pin the preset values that have changed before (registry.PRESET_HISTORY) so this card keeps
+        # describing the same network whatever the preset becomes; a card read from a file that did
+        # not pin them has been given their old values by from_dict already.
+        self.arch_options = pin_changed_options(self.arch, layer_name(dict(self.arch_options or {})), legacy=False)
         self.class_names = [str(c) for c in self.class_names]
         self.channels = [str(c) for c in self.channels]
 
@@ -156,6 +159,7 @@ class ModelCard:
         try:
             check_task(d["task"])
             d["preprocess"] = PreprocessConfig.from_dict(d.get("preprocess") or {})
+            d["arch_options"] = pin_changed_options(str(d["arch"]), dict(d.get("arch_options") or {}), legacy=True)
             card = cls(**d, format_version=version)
             spec = card.spec
         except (TypeError, ValueError) as e:
