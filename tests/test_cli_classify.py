@@ -16,6 +16,7 @@ from helpers import write_12lead
 from ts_resnet.cli.main import main
 from ts_resnet.cli.train import run_lightning_cli
 from ts_resnet.data.transforms import STANDARD_12_LEADS
+from ts_resnet.inference import load_classifier
 
 QUIET = ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
 
@@ -70,8 +71,6 @@ def test_classify_folder_end_to_end(ckpt_12lead, tmp_path):
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert sorted(r["id"] for r in rows) == ["csv_rec", "npy_rec", "wfdb_af", "wfdb_nsr"]
     classes = ["NSR", "AF", "STACH", "SBRAD", "BBB"]
-    from ts_resnet.inference import load_classifier
-
     thresholds = load_classifier(ckpt_12lead).card.thresholds  # fitted on validation during fit
     assert thresholds is not None and len(thresholds) == 5
     for r in rows:
@@ -316,9 +315,18 @@ def test_classify_with_a_ucr_model(tmp_path):
 
     root = fixture("ucr")
     cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(root),
-                             "--data.dataset", "GunPoint", "--trainer.max_epochs=2",
+                             "--data.dataset", "GunPoint", "--trainer.max_steps=40",
                              f"--trainer.default_root_dir={tmp_path}", *QUIET])
     ckpt = cli.trainer.checkpoint_callback.last_model_path
+    # The recipe averages the weights (EMA): the file must hold the averaged weights, i.e. the ones
+    # the fitted model ends with and `test`/the benchmark evaluate, not the last optimiser step's.
+    raw = torch.load(ckpt, weights_only=True)
+    assert "current_model_state" in raw
+    loaded, fitted = load_classifier(ckpt).net.state_dict(), cli.model.net.state_dict()
+    for name, value in fitted.items():
+        torch.testing.assert_close(loaded[name], value)
+    assert any(not torch.equal(raw["current_model_state"][f"net.{n}"], v) for n, v in fitted.items()
+               if v.is_floating_point())
     series, labels = read_ucr_tsv(root / "GunPoint" / "GunPoint_TEST.tsv")
     folder = tmp_path / "series"
     folder.mkdir()

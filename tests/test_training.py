@@ -195,6 +195,19 @@ def test_tampered_checkpoint_is_refused(trained, tmp_path):
         load_classifier(junk)
 
 
+def test_weight_ema_horizon_follows_the_run_length():
+    from ts_resnet.averaging import WeightEMA
+
+    ema = WeightEMA(decay=0.99, max_horizon=0.1)
+    assert ema.decay_for(1000) == 0.99 and ema.decay_for(50_000) == 0.99  # the recipe's budget and up
+    assert ema.decay_for(120) == pytest.approx(1 - 1 / 12)  # 120 steps: a 12-step horizon
+    assert ema.decay_for(120) ** 119 < 1e-4  # ... which forgets the first step's weights
+    assert ema.decay_for(5) == 0.0 and ema.decay_for(float("inf")) == 0.99
+    for bad in ({"decay": 1.0}, {"decay": 0.0}, {"max_horizon": 0.0}, {"max_horizon": 2.0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            WeightEMA(**bad)
+
+
 def test_ucr_recipe_learns_gunpoint_for_two_seeds(tmp_path):
     """The recipe learns (far above the 50% of chance, for two seeds) on a short step budget.
 
@@ -207,6 +220,9 @@ def test_ucr_recipe_learns_gunpoint_for_two_seeds(tmp_path):
                        "--trainer.enable_checkpointing=false"], tmp_path / str(seed))
         acc = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]["test/acc"]
         assert acc >= 0.75, (seed, acc)
+        # the recipe's weight average is active, with its horizon capped to this short run
+        ema = [c for c in cli.trainer.callbacks if type(c).__name__ == "WeightEMA"]
+        assert len(ema) == 1 and ema[0].effective_decay == pytest.approx(1 - 1 / 12)
 
 
 class _Interrupt(Exception):

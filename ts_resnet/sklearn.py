@@ -46,6 +46,9 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         normalize: ``"zscore"`` per series (UCR convention) or ``"dataset"`` per-channel statistics.
         augment_scale: amplitude scaling augmentation (fraction).
         augment_noise: Gaussian noise augmentation (standard deviation, normalised units).
+        ema_decay: decay of the weight average that is kept as the model
+            (:class:`~ts_resnet.averaging.WeightEMA`, horizon capped at a tenth of ``max_steps``);
+            None = the last step's weights.
         random_state: seed of initialisation, batching and augmentation (None = 0).
         device: ``"auto"``, ``"cpu"`` or ``"gpu"``.
         verbose: show Lightning's progress bar and messages.
@@ -54,8 +57,8 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, arch: str = "msresnet_ucr", kernel_sizes: tuple[int, ...] | None = None, max_steps: int = 1000,
                  lr: float = 3e-3, weight_decay: float = 0.05, batch_size: int | None = None,
                  max_length: int | None = 256, normalize: str = "zscore", augment_scale: float = 0.1,
-                 augment_noise: float = 0.02, random_state: int | None = None, device: str = "auto",
-                 verbose: bool = False) -> None:
+                 augment_noise: float = 0.02, ema_decay: float | None = 0.99, random_state: int | None = None,
+                 device: str = "auto", verbose: bool = False) -> None:
         self.arch = arch
         self.kernel_sizes = kernel_sizes
         self.max_steps = max_steps
@@ -66,6 +69,7 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         self.normalize = normalize
         self.augment_scale = augment_scale
         self.augment_noise = augment_noise
+        self.ema_decay = ema_decay
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
@@ -74,6 +78,7 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X: Any, y: Any) -> MultiScaleResNetClassifier:
         import lightning as L
 
+        from .averaging import WeightEMA
         from .inference import Classifier
         from .module import SignalClassifier
 
@@ -99,7 +104,8 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
             L.seed_everything(seed, workers=True, verbose=False)
             trainer = L.Trainer(max_steps=self.max_steps, max_epochs=None, accelerator=self.device, devices=1,
                                 logger=False, enable_checkpointing=False, enable_progress_bar=self.verbose,
-                                enable_model_summary=False, num_sanity_val_steps=0)
+                                enable_model_summary=False, num_sanity_val_steps=0,
+                                callbacks=[WeightEMA(decay=self.ema_decay)] if self.ema_decay else None)
             trainer.fit(module, datamodule=dm)
         module.eval()
         self.module_ = module
