@@ -1,7 +1,8 @@
 """Speed benchmark: the presets next to the peers, side by side in one run on the same input.
 
     python examples/benchmark_speed.py                    # presets + peers, (64, 12, 1000), 2 threads
-    python examples/benchmark_speed.py --models msresnet_ecg msresnet18 --peers --json results.json
+    python examples/benchmark_speed.py --models msresnet_ecg msresnet18 --json results.json
+    python examples/benchmark_speed.py --models msresnet_ecg --layout 1d   # presets in the plain 1-D layout
 
 Per network: params, forward MFLOP/sample (torch.utils.flop_counter; *useful* FLOPs, i.e. with every
 branch at its own kernel length, so fused execution is not credited for the zeros it multiplies), train
@@ -13,6 +14,9 @@ samples/s (forward + backward + AdamW step), inference samples/s, training GFLOP
 * ``x MSResNet`` / ``x xresnet1d101``: train samples/s relative to the two peers
   (``examples/peers.py``), timed in the same run.
 
+The presets train in the layout ``fit`` uses on the device (on CPU the 2-D channels-last path of
+:mod:`ts_resnet.layout`, same weights and outputs; ``--layout 1d`` times the plain one) and are timed
+for inference in the 1-D layout ``classify`` uses; the peers run as their authors wrote them.
 The fp32 2048^2 matmul rate is printed for reference.  On CUDA it also times bf16 autocast.
 """
 
@@ -29,6 +33,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import ts_resnet
+from ts_resnet.layout import choose_layout
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import PEERS  # noqa: E402
@@ -79,10 +84,14 @@ def build(name: str, in_ch: int) -> torch.nn.Module:
         name, in_ch=in_ch, num_classes=5)
 
 
-def bench_model(name: str, x: torch.Tensor, min_time: float, autocast: torch.dtype | None) -> dict:
+def bench_model(name: str, x: torch.Tensor, min_time: float, autocast: torch.dtype | None,
+                layout: str = "train") -> dict:
     device = x.device
     torch.manual_seed(0)
     model = build(name, x.shape[1]).to(device)
+    # the layout `fit` trains in on this device (CPU: 2-D channels-last when the network has it);
+    # the peers run as their authors wrote them
+    channels_last = choose_layout(model, device) if layout == "train" else choose_layout(model, device, False)
     params = sum(p.numel() for p in model.parameters())
     flops = forward_flops(model, x)
     target = torch.randint(0, 2, (x.shape[0], 5), device=device).float()
@@ -103,10 +112,13 @@ def bench_model(name: str, x: torch.Tensor, min_time: float, autocast: torch.dty
     model.train()
     t_train = timeit(train_step, device, min_time)
     model.eval()
+    if hasattr(model, "set_channels_last"):
+        model.set_channels_last(False)  # inference as `classify` runs it
     t_infer = timeit(infer, device, min_time)
     bsz = x.shape[0]
     return {
         "model": name,
+        "train_layout": "2d channels-last" if channels_last else "1d",
         "params_M": params / 1e6,
         "fwd_MFLOP_per_sample": flops / bsz / 1e6,
         "train_samples_s": bsz / t_train,
@@ -126,6 +138,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--min-time", type=float, default=3.0, help="seconds spent timing each measurement")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--layout", choices=["train", "1d"], default="train",
+                        help="train: the presets in the layout `fit` uses on this device; 1d: the plain layout")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
@@ -148,11 +162,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     rows = []
     for name in names:
         for mode, dtype, ref in modes:
-            r = bench_model(name, x, args.min_time, dtype)
+            r = bench_model(name, x, args.min_time, dtype, args.layout)
             r.update(mode=mode, matmul_GFLOP_s=ref, train_frac_of_matmul=r["train_GFLOP_s"] / ref,
                      threads=torch.get_num_threads(), input=list(x.shape), device=str(device))
             rows.append(r)
-            print(f"  timed {name} ({mode}): {r['train_samples_s']:.1f} train samples/s", flush=True)
+            print(f"  timed {name} ({mode}, {r['train_layout']}): {r['train_samples_s']:.1f} train samples/s",
+                  flush=True)
     print(f"{'model':<32}{'mode':<15}{'params M':>9}{'MFLOP/s.':>10}{'train s/s':>11}{'infer s/s':>11}"
           f"{'train GF/s':>11}{'eff. vs plain':>14}{'x MSResNet':>11}{'x xresnet':>10}")
     for mode, _, _ in modes:

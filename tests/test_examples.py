@@ -51,6 +51,9 @@ def test_benchmark_speed(tmp_path):
     r = by["msresnet_tiny"]
     assert r["fwd_MFLOP_per_sample"] > 0 and r["train_samples_s"] > 0 and 0 < r["train_frac_of_matmul"] < 2
     assert by["resnet18_1d"]["efficiency_vs_plain"] == 1.0 and r["x_msresnet"] > 0
+    # presets train in fit's CPU layout, the peers as written
+    assert r["train_layout"] == by["resnet18_1d"]["train_layout"] == "2d channels-last"
+    assert by["MSResNet (Wang, geekfeiw)"]["train_layout"] == "1d"
 
 
 def test_benchmark_gpu_script_runs_on_cpu(tmp_path):

@@ -33,6 +33,46 @@ def test_the_class_defaults_are_the_default_preset():
     assert list(plain.state_dict()) == list(preset.state_dict())
 
 
+@pytest.mark.parametrize(("name", "options"), [("msresnet_ecg", {}), ("msresnet18", {"fusion": "sum"}),
+                                               ("msresnet_ucr", {}), ("msresnet_tiny", {"drop_path_rate": 0.0})])
+def test_channels_last_layout_gives_the_same_network(name, options):
+    torch.manual_seed(0)
+    plain = ts_resnet.create_model(name, in_ch=3, num_classes=4, **options).train()
+    for p in plain.parameters():  # non-zero last norms: no block is the identity
+        if p.ndim == 1:
+            nn.init.uniform_(p, 0.5, 1.5)
+    fast = ts_resnet.create_model(name, in_ch=3, num_classes=4, **options).train()
+    fast.load_state_dict(plain.state_dict())
+    fast.set_channels_last(True)
+    assert list(fast.state_dict()) == list(plain.state_dict())  # an execution choice, not architecture
+    x, lengths = torch.randn(5, 3, 301), torch.tensor([301, 250, 301, 120, 200])
+    for net in (plain, fast):
+        net(x, lengths=lengths).square().sum().backward()
+    torch.testing.assert_close(fast(x), plain(x), rtol=1e-4, atol=1e-5)
+    # absolute tolerance from the largest gradient: some are ~0 up to rounding (a bias that a
+    # BatchNorm right after cancels), and their rounding differs between layouts
+    scale = max(p.grad.abs().max().item() for p in plain.parameters())
+    for (name_, a), b in zip(plain.named_parameters(), fast.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-5 * scale, msg=name_)
+    for (name_, a), b in zip(plain.named_buffers(), fast.buffers()):  # BatchNorm statistics, batch counts
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=name_)
+    plain.eval(), fast.eval()
+    torch.testing.assert_close(fast(x[:1]), plain(x[:1]), rtol=1e-4, atol=1e-5)  # running statistics
+    fast.set_channels_last(False)
+    torch.testing.assert_close(fast(x), plain(x))
+
+
+@pytest.mark.parametrize("options", [{"se": True}, {"fusion": "attention"}, {"avg_down": True},
+                                     {"fuse_convs": True},
+                                     {"norm_layer": nn.InstanceNorm1d, "zero_init_last": False}])
+def test_channels_last_layout_names_what_has_no_2d_path(options):
+    net = ts_resnet.create_model("msresnet_tiny", **options)
+    assert net.channels_last_problems()
+    with pytest.raises(ValueError, match="no channels-last path for"):
+        net.set_channels_last(True)
+    assert net.channels_last is False
+
+
 @pytest.mark.parametrize("fusion", FUSIONS)
 @pytest.mark.parametrize("name", PRESETS)
 def test_shapes_train_and_eval(name, fusion):

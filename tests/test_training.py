@@ -12,6 +12,7 @@ import torch
 from conftest import REPO, fixture, shared, ts_resnet_command
 from helpers import make_ptbxl_tree
 
+import ts_resnet
 from ts_resnet import SignalClassifier
 from ts_resnet.cli.train import run_lightning_cli
 from ts_resnet.inference import ModelFileError, load_classifier
@@ -193,6 +194,48 @@ def test_tampered_checkpoint_is_refused(trained, tmp_path):
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(ModelFileError, match="junk.ckpt"):
         load_classifier(junk)
+
+
+@pytest.mark.parametrize(("wanted", "options", "expected"), [
+    (None, None, True),  # CPU training: the 2-D channels-last path when the network has one
+    (False, None, False),
+    (None, {"se": True}, False),  # no 2-D path: the plain layout, silently
+])
+def test_training_on_cpu_picks_the_channels_last_layout(tmp_path, wanted, options, expected):
+    import lightning as L
+
+    from ts_resnet.data.modules import SyntheticECGDataModule
+
+    class Seen(L.Callback):
+        layouts: list[bool] = []
+
+        def on_train_batch_end(self, trainer, pl_module, *args):
+            self.layouts.append(pl_module.net.channels_last)
+
+    dm = SyntheticECGDataModule(num_records=40, batch_size=8, window=250)
+    model = SignalClassifier(arch="msresnet_tiny", arch_options=options, num_classes=5, in_channels=12,
+                             task="multilabel", channels_last=wanted)
+    L.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False, callbacks=[Seen()],
+              enable_progress_bar=False, limit_val_batches=1, default_root_dir=tmp_path).fit(model, datamodule=dm)
+    assert Seen.layouts == [expected, expected]
+    assert model.net.channels_last is False  # after fit: the layout classify runs, bit for bit
+    assert model.hparams.channels_last is wanted
+    if expected:  # the checkpoint's network is the plain one: same keys, loads into a fresh network
+        fresh = ts_resnet.create_model("msresnet_tiny", in_ch=12, num_classes=5)
+        fresh.load_state_dict(model.net.state_dict())
+
+
+def test_channels_last_asked_for_where_there_is_no_2d_path_is_an_error(tmp_path):
+    import lightning as L
+
+    from ts_resnet.data.modules import SyntheticECGDataModule
+
+    model = SignalClassifier(arch="msresnet_tiny", arch_options={"se": True}, num_classes=5, in_channels=12,
+                             task="multilabel", channels_last=True)
+    with pytest.raises(ValueError, match="no channels-last path for.*SqueezeExcite1d"):
+        L.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                  enable_progress_bar=False, default_root_dir=tmp_path).fit(
+            model, datamodule=SyntheticECGDataModule(num_records=40, batch_size=8, window=250))
 
 
 def test_weight_ema_horizon_follows_the_run_length():

@@ -17,6 +17,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .layout import batch_norm_any_dim, conv1d_as_2d
+
 Fusion = Literal["concat", "sum", "attention"]
 
 
@@ -55,10 +57,17 @@ class ConvNormAct1d(nn.Sequential):
     def norm(self) -> nn.Module:
         return self[1]
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim == 4:  # (B, C, 1, T) channels-last: MultiScaleResNet1d.set_channels_last
+            return self.after_conv(conv1d_as_2d(self[0], x))
+        return super().forward(x)
+
     def after_conv(self, x: torch.Tensor) -> torch.Tensor:
         """Norm and activation only (for a convolution computed elsewhere, e.g. fused)."""
-        for module in list(self)[1:]:
-            x = module(x)
+        for i, module in enumerate(self):
+            if i == 0:
+                continue
+            x = batch_norm_any_dim(module, x) if x.ndim == 4 and i == 1 else module(x)
         return x
 
 

@@ -14,6 +14,7 @@ from .calibration import TemperatureMode
 from .card import ModelCard
 from .data.transforms import PreprocessConfig
 from .decisions import ThresholdMethod, fit_thresholds
+from .layout import choose_layout
 from .metrics import make_metrics
 from .registry import NetworkOptions, build_network
 from .tasks import Task, TaskSpec, WindowAgg, aggregate_windows, check_task
@@ -58,6 +59,9 @@ class SignalClassifier(L.LightningModule):
         lr_layer_decay: layer-wise learning-rate decay: the head trains at ``lr``, the last stage
             at ``lr * decay``, each earlier stage one more factor lower (1.0 = off).
         compile: run the network through ``torch.compile`` (weights stay those of the plain module).
+        channels_last: train with the convolutions run as 2-D channels-last ones (same weights and
+            outputs, faster on CPU: :mod:`ts_resnet.layout`); None = on when training on CPU with a
+            network that has that path.
         net: a ready ``nn.Module`` to train instead of a preset (Python use; not saved in hparams).
     """
 
@@ -85,6 +89,7 @@ class SignalClassifier(L.LightningModule):
         freeze_backbone_epochs: int = 0,
         lr_layer_decay: float = 1.0,
         compile: bool = False,
+        channels_last: bool | None = None,
         net: nn.Module | None = None,
     ) -> None:
         super().__init__()
@@ -334,6 +339,7 @@ class SignalClassifier(L.LightningModule):
     def on_fit_start(self) -> None:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed window lengths: let cuDNN pick its kernels
+        choose_layout(self.net, self.device, self.hparams.get("channels_last"))
         self._capture_data_config()
         if self.hparams.prior_correction:
             dm = getattr(self.trainer, "datamodule", None)
@@ -344,6 +350,12 @@ class SignalClassifier(L.LightningModule):
             total = float(max(1, int(counts.sum())))
             # plain floats: the checkpoint must stay loadable with weights_only=True
             self.class_priors = [float(c) / total for c in np.maximum(counts, 1)]
+
+    def on_fit_end(self) -> None:
+        # The layout is a training-speed choice: after fit the network computes exactly (bit for
+        # bit) what `classify` computes from the checkpoint, which runs the 1-D layout.
+        if hasattr(self.net, "set_channels_last"):
+            self.net.set_channels_last(False)
 
     def _capture_data_config(self) -> None:
         dm = getattr(self.trainer, "datamodule", None)

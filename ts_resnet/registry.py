@@ -164,16 +164,16 @@ def build_network(arch: str, in_channels: int, num_outputs: int,
     return create_model(arch, in_ch=in_channels, num_classes=num_outputs, **NetworkOptions.parse(options).overrides())
 
 
-# Preset values that changed after checkpoints had been written with them: per preset, the keys that
-# changed and their *old* values. A model card names its preset and only the options the user set, so
-# without this a card written before a change would rebuild a different network than the one its
-# weights belong to. ``ModelCard`` fills missing keys from here when it reads a card, and pins the
-# current values of these keys into every card it writes, so the next change cannot break it either.
-# Append to this table whenever a published preset changes; never edit an entry.
 PRESET_HISTORY: dict[str, dict[str, Any]] = {
     # before 2026-11-29 (ts_resnet 0.2.0 development): half of ResNet-18's widths
     "msresnet_ecg": {"widths": [32, 64, 128, 256], "stem_width": 32},
 }
+"""Preset values that changed after checkpoints had been written with them: per preset, the keys that
+changed and their *old* values. A model card names its preset and only the options the user set, so
+without this a card written before a change would rebuild a different network than the one its
+weights belong to. ``ModelCard`` fills missing keys from here when it reads a card, and pins the
+current values of these keys into every card it writes, so the next change cannot break it either.
+Append to this table whenever a published preset changes; never edit an entry."""
 
 
 def pin_changed_options(arch: str, options: dict[str, Any], *, legacy: bool) -> dict[str, Any]:

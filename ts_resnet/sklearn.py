@@ -99,7 +99,8 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         options = {"kernel_sizes": list(self.kernel_sizes)} if self.kernel_sizes else None
         module = SignalClassifier(arch=self.arch, arch_options=options, num_classes=len(names),
                                   in_channels=series[0].shape[0], task="multiclass", class_names=names, lr=self.lr,
-                                  weight_decay=self.weight_decay)
+                                  weight_decay=self.weight_decay,
+                                  channels_last=False)  # as configs/ucr.yaml: not faster for msresnet_ucr
         with _quiet(not self.verbose):
             L.seed_everything(seed, workers=True, verbose=False)
             trainer = L.Trainer(max_steps=self.max_steps, max_epochs=None, accelerator=self.device, devices=1,
