@@ -91,7 +91,7 @@ def bench_model(name: str, x: torch.Tensor, min_time: float, autocast: torch.dty
     model = build(name, x.shape[1]).to(device)
     # the layout `fit` trains in on this device (CPU: 2-D channels-last when the network has it);
     # the peers run as their authors wrote them
-    channels_last = choose_layout(model, device) if layout == "train" else choose_layout(model, device, False)
+    channels_last = choose_layout(model, device, None if layout == "train" else False)
     params = sum(p.numel() for p in model.parameters())
     flops = forward_flops(model, x)
     target = torch.randint(0, 2, (x.shape[0], 5), device=device).float()
@@ -112,8 +112,7 @@ def bench_model(name: str, x: torch.Tensor, min_time: float, autocast: torch.dty
     model.train()
     t_train = timeit(train_step, device, min_time)
     model.eval()
-    if hasattr(model, "set_channels_last"):
-        model.set_channels_last(False)  # inference as `classify` runs it
+    choose_layout(model, device, False)  # inference as `classify` runs it
     t_infer = timeit(infer, device, min_time)
     bsz = x.shape[0]
     return {

@@ -12,7 +12,6 @@ unchanged whenever the run is long enough for it.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import EMAWeightAveraging
@@ -50,12 +49,9 @@ class WeightEMA(EMAWeightAveraging):
             self._kwargs["avg_fn"] = get_ema_avg_fn(decay=self.effective_decay)
         super().setup(trainer, pl_module, stage)
 
-    def decay_for(self, total_steps: Any) -> float:
+    def decay_for(self, total_steps: float) -> float:
         """The decay used for a run of ``total_steps`` optimiser steps (unknown/infinite: ``decay``)."""
-        try:
-            total = float(total_steps)
-        except (TypeError, ValueError):
-            return self.decay
+        total = float(total_steps)
         if not math.isfinite(total) or total <= 0:
             return self.decay
         cap = 1.0 - 1.0 / max(1.0, self.max_horizon * total)

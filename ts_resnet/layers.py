@@ -64,10 +64,10 @@ class ConvNormAct1d(nn.Sequential):
 
     def after_conv(self, x: torch.Tensor) -> torch.Tensor:
         """Norm and activation only (for a convolution computed elsewhere, e.g. fused)."""
-        for i, module in enumerate(self):
-            if i == 0:
-                continue
-            x = batch_norm_any_dim(module, x) if x.ndim == 4 and i == 1 else module(x)
+        norm, *act = list(self)[1:]
+        x = batch_norm_any_dim(norm, x) if x.ndim == 4 else norm(x)
+        for module in act:
+            x = module(x)
         return x
 
 

@@ -354,8 +354,7 @@ class SignalClassifier(L.LightningModule):
     def on_fit_end(self) -> None:
         # The layout is a training-speed choice: after fit the network computes exactly (bit for
         # bit) what `classify` computes from the checkpoint, which runs the 1-D layout.
-        if hasattr(self.net, "set_channels_last"):
-            self.net.set_channels_last(False)
+        choose_layout(self.net, self.device, False)
 
     def _capture_data_config(self) -> None:
         dm = getattr(self.trainer, "datamodule", None)
