@@ -5,11 +5,15 @@ published 1D ResNet and InceptionTime figures and, optionally, aeon's MiniRocket
         --json ucr.json
     python examples/benchmark_ucr.py --datasets GunPoint Coffee --seeds 0
     python examples/benchmark_ucr.py --dev-val 0.3 --datasets ArrowHead Meat   # choose on TRAIN only
+    python examples/benchmark_ucr.py --dev-folds 5 --datasets OliveOil Meat    # the same, every series once
 
 Protocol (the archive's): the official TRAIN/TEST split; the network trains on all of TRAIN with the
 config's fixed recipe and the model at the end of training is evaluated on TEST once.  Nothing is
 chosen on TEST: ``--dev-val F`` holds out a stratified fraction ``F`` of TRAIN, trains on the rest
 and reports accuracy on that held-out part instead, which is how recipe choices were made.
+``--dev-folds K`` is the less noisy form for small sets: stratified K-fold cross-validation on TRAIN
+(each fold is scored by a network trained on the other K - 1), so every training series is held out
+once; the row's accuracy is over all of TRAIN, and ``--baseline minirocket`` is fitted on the same folds.
 
 Per data set the table prints test accuracy (mean +- std over seeds), the published ResNet (Wang et al.
 2017, mean of 5 runs as re-run by Fawaz et al. 2019) and InceptionTime (Ismail Fawaz et al. 2020, an
@@ -30,6 +34,8 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "ucr.yaml"
@@ -111,6 +117,67 @@ def run_minirocket(root: str, dataset: str, seed: int) -> dict:
             "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "split": "test"}
 
 
+def train_file(root: Path, dataset: str) -> Path:
+    """``root/NAME/NAME_TRAIN.tsv`` (UCR) or ``.ts`` (UEA)."""
+    for suffix in (".tsv", ".ts"):
+        f = root / dataset / f"{dataset}_TRAIN{suffix}"
+        if f.exists():
+            return f
+    raise FileNotFoundError(f"{root / dataset}: no {dataset}_TRAIN.tsv or {dataset}_TRAIN.ts")
+
+
+def write_folds(root: Path, dataset: str, folds: int, seed: int, out: Path) -> list[tuple[Path, int]]:
+    """Stratified ``folds``-fold split of the official TRAIN file, written as ``folds`` archives under
+    ``out`` (``out/fold{k}/NAME/NAME_TRAIN`` = the other folds, ``NAME_TEST`` = fold k) in the source's
+    own format, so the recipe reads them exactly as it reads the archive.  TEST is never opened.
+    Returns ``(archive root, number of held-out series)`` per fold."""
+    from sklearn.model_selection import StratifiedKFold
+
+    src = train_file(root, dataset)
+    header, series = [], []
+    in_data = src.suffix == ".tsv"
+    for line in src.read_text().splitlines():
+        if not line.strip():
+            continue
+        if in_data:
+            series.append(line)
+        else:
+            header.append(line)
+            in_data = line.strip().lower().startswith("@data")
+    # the label is column 0 of a UCR .tsv line and the text after the last ':' of a UEA .ts line
+    labels = [ln.split("\t", 1)[0].strip() if src.suffix == ".tsv" else ln.rsplit(":", 1)[-1].strip() for ln in series]
+    smallest = min(labels.count(c) for c in set(labels))
+    if smallest < folds:
+        warnings.warn(f"{dataset}: its smallest class has {smallest} training series, fewer than {folds} folds; "
+                      "some folds hold none of it", stacklevel=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn's own form of the warning above
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(series, labels))
+    roots = []
+    for k, (train_idx, held_idx) in enumerate(splits):
+        d = out / f"fold{k}" / dataset
+        d.mkdir(parents=True)
+        for split, idx in (("TRAIN", train_idx), ("TEST", held_idx)):
+            lines = header + [series[i] for i in sorted(idx)]
+            (d / f"{dataset}_{split}{src.suffix}").write_text("\n".join(lines) + "\n")
+        roots.append((out / f"fold{k}", len(held_idx)))
+    return roots
+
+
+def cross_validate(job: Callable[[Path], dict], root: Path, dataset: str, folds: int, seed: int) -> dict:
+    """Run ``job(fold_root)`` (which scores that fold's TEST, i.e. its held-out part of TRAIN) on every
+    fold and pool the accuracies, weighted by fold size, into one row (times summed over the folds)."""
+    with tempfile.TemporaryDirectory(prefix=f"ucr-cv-{dataset}-") as tmp:
+        parts = write_folds(root, dataset, folds, seed, Path(tmp))
+        rows = [job(r) for r, _ in parts]
+    sizes = [n for _, n in parts]
+    pooled = dict(rows[-1])
+    pooled.update({k: sum(r[k] for r in rows) for k in ("wall_s", "cpu_s", "fit_s") if k in pooled})
+    pooled.update(acc=sum(r["acc"] * n for r, n in zip(rows, sizes)) / sum(sizes), fold_acc=[r["acc"] for r in rows],
+                  split=f"dev-cv{folds}", held_out=sum(sizes))
+    return pooled
+
+
 def summarize(rows: list[dict], published: dict[str, dict[str, float]], names: list[str]) -> str:
     """The per-set table and the summary lines, as text."""
     methods = ["ours"] + sorted({r["method"] for r in rows} - {"ours"})
@@ -163,6 +230,23 @@ def summarize(rows: list[dict], published: dict[str, dict[str, float]], names: l
     return "\n".join(lines)
 
 
+def make_jobs(args: argparse.Namespace, root: Path, name: str, seed: int) -> list[tuple[str, Callable[[], dict]]]:
+    """``(method, run)`` pairs for one data set and seed: the recipe, and MiniRocket when asked for; on
+    TEST, on the ``--dev-val`` split (the recipe only) or pooled over ``--dev-folds`` folds of TRAIN."""
+    def ours(r: Path) -> dict:
+        return run_network(str(r), name, args.config, seed, 0.0 if args.dev_folds else args.dev_val, args.extra)
+
+    def minirocket(r: Path) -> dict:
+        return run_minirocket(str(r), name, seed)
+
+    methods = [("ours", ours)]
+    if args.baseline == "minirocket" and args.dev_val == 0:
+        methods.append(("MiniRocket", minirocket))
+    if args.dev_folds:
+        return [(m, partial(cross_validate, f, root, name, args.dev_folds, seed)) for m, f in methods]
+    return [(m, partial(f, root)) for m, f in methods]
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", default="../shared/data/ucr", help="folder with one sub-folder per data set")
@@ -172,12 +256,17 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--baseline", choices=["minirocket"], default=None, help="also fit this method on the same files")
     p.add_argument("--dev-val", type=float, default=0.0,
                    help="hold out this fraction of TRAIN and report accuracy on it instead of TEST")
+    p.add_argument("--dev-folds", type=int, default=0,
+                   help="K-fold cross-validation on TRAIN (K >= 2) and report the pooled held-out accuracy "
+                        "instead of TEST")
     p.add_argument("--json", default=None, help="write every row (one per data set, method and seed) here")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows already in --json and run only the (data set, method, seed) missing there")
     p.add_argument("extra", nargs="*", help="further LightningCLI arguments, after --")
     args = p.parse_args(argv)
     root = Path(args.root)
+    if args.dev_folds and (args.dev_folds < 2 or args.dev_val > 0):
+        raise SystemExit("--dev-folds needs K >= 2 and cannot be combined with --dev-val")
     if not root.is_dir():
         raise SystemExit(f"{root}: no such folder (give --root the UCR/UEA archive folder)")
     names = args.datasets or sorted(d.name for d in root.iterdir() if d.is_dir())
@@ -186,9 +275,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     done = {(r["dataset"], r["method"], r["seed"]) for r in rows}
     for name in names:
         for seed in args.seeds:
-            jobs = [("ours", lambda n=name, s=seed: run_network(str(root), n, args.config, s, args.dev_val, args.extra))]
-            if args.baseline == "minirocket" and args.dev_val == 0:
-                jobs.append(("MiniRocket", lambda n=name, s=seed: run_minirocket(str(root), n, s)))
+            jobs = make_jobs(args, root, name, seed)
             for method, job in jobs:
                 if (name, method, seed) in done:
                     continue
@@ -202,7 +289,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 if args.json:  # after every run, so a long benchmark that is stopped keeps its rows
                     Path(args.json).write_text(json.dumps(rows, indent=1))
     print()
-    print(summarize(rows, published if args.dev_val == 0 else {}, names))
+    print(summarize(rows, published if args.dev_val == 0 and not args.dev_folds else {}, names))
     return rows
 
 

@@ -102,6 +102,51 @@ def test_benchmark_ucr(tmp_path):
     dev = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--dev-val", "0.3",
                       "--", "--trainer.max_steps=5"])[0]
     assert dev["split"] == "dev-val"
+    # --dev-folds pools K held-out folds of TRAIN: every training series is scored once, TEST never
+    cv = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--dev-folds", "2",
+                     "--", "--trainer.max_steps=3"])[0]
+    assert cv["split"] == "dev-cv2" and cv["held_out"] == 67 and len(cv["fold_acc"]) == 2
+    assert min(cv["fold_acc"]) <= cv["acc"] <= max(cv["fold_acc"])
+
+
+@pytest.mark.parametrize("fmt", ["tsv", "ts"])
+def test_benchmark_ucr_folds_partition_train(tmp_path, fmt):
+    """Each fold archive's TEST is one stratified fold of TRAIN and its TRAIN is the rest, in the source's
+    own format (the UEA header kept); the official TEST file is not part of any fold."""
+    bench = load("benchmark_ucr")
+    names = ["1", "2", "3"] if fmt == "tsv" else ["a", "b", "c"]  # a UCR .tsv label is a number
+    labels = [names[0]] * 6 + [names[1]] * 9 + [names[2]] * 3
+    d = tmp_path / "src" / "Toy"
+    d.mkdir(parents=True)
+    if fmt == "tsv":
+        lines = [f"{lab}\t" + "\t".join(f"{i + j / 10}" for j in range(12)) for i, lab in enumerate(labels)]
+        header = []
+    else:
+        header = ["# a comment", "@problemName Toy", "@univariate true", "@classLabel true a b c", "@data"]
+        lines = [",".join(f"{i + j / 10}" for j in range(12)) + f":{lab}" for i, lab in enumerate(labels)]
+    (d / f"Toy_TRAIN.{fmt}").write_text("\n".join(header + lines) + "\n")
+    (d / f"Toy_TEST.{fmt}").write_text("\n".join(header + ["never read"]) + "\n")
+    folds = bench.write_folds(tmp_path / "src", "Toy", 3, 0, tmp_path / "cv")
+    assert [n for _, n in folds] == [6, 6, 6]
+    held = []
+    for r, n in folds:
+        train = (r / "Toy" / f"Toy_TRAIN.{fmt}").read_text().splitlines()
+        test = (r / "Toy" / f"Toy_TEST.{fmt}").read_text().splitlines()
+        assert train[: len(header)] == header and test[: len(header)] == header
+        train, test = train[len(header):], test[len(header):]
+        assert len(test) == n and sorted(train + test) == sorted(lines)
+        assert sorted(test, key=lines.index) == test  # original order kept
+        # stratified: each class in proportion (2 a, 3 b, 1 c per fold)
+        label = (lambda ln: ln.split("\t")[0]) if fmt == "tsv" else (lambda ln: ln.rsplit(":", 1)[1])
+        assert [sum(label(ln) == c for ln in test) for c in names] == [2, 3, 1]
+        held += test
+    assert sorted(held) == sorted(lines)  # every series held out exactly once
+    # the folds read back through the package's own reader
+    from ts_resnet.data.modules import UCRDataModule
+
+    dm = UCRDataModule(root=str(folds[0][0]), dataset="Toy")
+    dm.setup("fit")
+    assert sorted(dm.class_names) == names
 
 
 def test_benchmark_ucr_summary_counts_wins_and_ranks():
