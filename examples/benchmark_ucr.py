@@ -117,15 +117,6 @@ def run_minirocket(root: str, dataset: str, seed: int) -> dict:
             "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "split": "test"}
 
 
-def train_file(root: Path, dataset: str) -> Path:
-    """``root/NAME/NAME_TRAIN.tsv`` (UCR) or ``.ts`` (UEA)."""
-    for suffix in (".tsv", ".ts"):
-        f = root / dataset / f"{dataset}_TRAIN{suffix}"
-        if f.exists():
-            return f
-    raise FileNotFoundError(f"{root / dataset}: no {dataset}_TRAIN.tsv or {dataset}_TRAIN.ts")
-
-
 def write_folds(root: Path, dataset: str, folds: int, seed: int, out: Path) -> list[tuple[Path, int]]:
     """Stratified ``folds``-fold split of the official TRAIN file, written as ``folds`` archives under
     ``out`` (``out/fold{k}/NAME/NAME_TRAIN`` = the other folds, ``NAME_TEST`` = fold k) in the source's
@@ -133,7 +124,9 @@ def write_folds(root: Path, dataset: str, folds: int, seed: int, out: Path) -> l
     Returns ``(archive root, number of held-out series)`` per fold."""
     from sklearn.model_selection import StratifiedKFold
 
-    src = train_file(root, dataset)
+    from ts_resnet.data.modules.ucr import archive_file
+
+    src = archive_file(root, dataset, "TRAIN")
     header, series = [], []
     in_data = src.suffix == ".tsv"
     for line in src.read_text().splitlines():

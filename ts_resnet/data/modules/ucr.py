@@ -13,7 +13,17 @@ from ..transforms import PreprocessConfig
 from .base import DatasetInfo
 from .series import SeriesDataModule, auto_batch_size, energy_below
 
-__all__ = ["UCRDataModule", "auto_batch_size", "energy_below"]
+__all__ = ["UCRDataModule", "archive_file", "auto_batch_size", "energy_below"]
+
+
+def archive_file(root: str | Path, dataset: str, split: str) -> Path:
+    """``root/NAME/NAME_{split}.tsv`` (UCR) or ``.ts`` (UEA), whichever exists."""
+    folder = Path(root) / dataset
+    for suffix in (".tsv", ".ts"):
+        f = folder / f"{dataset}_{split}{suffix}"
+        if f.exists():
+            return f
+    raise FileNotFoundError(f"{folder}: no {dataset}_{split}.tsv (UCR) or {dataset}_{split}.ts (UEA) found")
 
 
 class UCRDataModule(SeriesDataModule):
@@ -50,14 +60,7 @@ class UCRDataModule(SeriesDataModule):
         return PreprocessConfig(normalize="dataset" if uea else "zscore", nan_policy="interpolate")
 
     def _file(self, split: str) -> Path:
-        folder = self.root / self.dataset
-        for suffix in (".tsv", ".ts"):
-            f = folder / f"{self.dataset}_{split}{suffix}"
-            if f.exists():
-                return f
-        raise FileNotFoundError(
-            f"{folder}: no {self.dataset}_{split}.tsv (UCR) or {self.dataset}_{split}.ts (UEA) found"
-        )
+        return archive_file(self.root, self.dataset, split)
 
     @cached_property
     def _raw(self) -> dict[str, tuple[list[np.ndarray], list[str], list[str]]]:
