@@ -105,14 +105,25 @@ def run_minirocket(root: str, dataset: str, seed: int) -> dict:
             x[i, :, : s.shape[-1]] = s
         return x, np.asarray(labels)
 
+    import torch
+
+    # aeon's numba kernels run on the OpenMP runtime torch also uses, and leave its thread count at
+    # numba's default (all cores) after a fit: without the restore every later network in this
+    # process would train on all cores whatever OMP_NUM_THREADS said (measured: under
+    # OMP_NUM_THREADS=1, torch went from 1 thread to 2 after one MiniRocket fit, and two side-by-side
+    # runs then oversubscribed the machine)
+    threads = torch.get_num_threads()
     wall, cpu = time.perf_counter(), time.process_time()
     x_tr, y_tr = arrays("TRAIN")
     x_te, y_te = arrays("TEST")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clf = MiniRocketClassifier(random_state=seed, n_jobs=1)
-        clf.fit(x_tr, y_tr)
-        acc = 100 * float((clf.predict(x_te) == y_te).mean())
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf = MiniRocketClassifier(random_state=seed, n_jobs=1)
+            clf.fit(x_tr, y_tr)
+            acc = 100 * float((clf.predict(x_te) == y_te).mean())
+    finally:
+        torch.set_num_threads(threads)
     return {"dataset": dataset, "method": "MiniRocket", "seed": seed, "acc": acc,
             "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, "split": "test"}
 

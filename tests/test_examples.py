@@ -194,3 +194,19 @@ def test_dataset_prepare_scripts(tmp_path, capsys):
     load_script(REPO / "datasets" / "ptbxl" / "prepare.py").main([str(tree), "--cache-dir", str(tmp_path / "c")])
     assert "15 records decoded" in capsys.readouterr().out
     assert list((tmp_path / "c").glob("*/signals.f32"))
+
+
+def test_minirocket_baseline_leaves_torch_threads_alone():
+    # aeon's numba kernels share torch's OpenMP runtime and reset its thread count after a fit; the
+    # benchmark restores it, or every later network would ignore OMP_NUM_THREADS
+    pytest.importorskip("aeon", reason="MiniRocket is the optional 'bench' extra (pip install -e '.[bench]')")
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        row = load("benchmark_ucr").run_minirocket(str(fixture("ucr")), "ItalyPowerDemand", seed=0)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert row["method"] == "MiniRocket" and 50 < row["acc"] <= 100
