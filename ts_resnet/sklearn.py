@@ -44,8 +44,8 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         batch_size: None = 16/32/64/128 by the number of training series.
         max_length: decimate series longer than this (None = never); see ``UCRDataModule``.
         normalize: ``"zscore"`` per series (UCR convention) or ``"dataset"`` per-channel statistics.
-        augment_scale: amplitude scaling augmentation (fraction).
-        augment_noise: Gaussian noise augmentation (standard deviation, normalised units).
+        augment_scale: amplitude scaling augmentation (fraction; 0 = none, the recipe's choice).
+        augment_noise: Gaussian noise augmentation (standard deviation, normalised units; 0 = none).
         ema_decay: decay of the weight average that is kept as the model
             (:class:`~ts_resnet.averaging.WeightEMA`, horizon capped at a tenth of ``max_steps``);
             None = the last step's weights.
@@ -56,8 +56,8 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, arch: str = "msresnet_ucr", kernel_sizes: tuple[int, ...] | None = None, max_steps: int = 1000,
                  lr: float = 3e-3, weight_decay: float = 0.05, batch_size: int | None = None,
-                 max_length: int | None = 256, normalize: str = "zscore", augment_scale: float = 0.1,
-                 augment_noise: float = 0.02, ema_decay: float | None = 0.99, random_state: int | None = None,
+                 max_length: int | None = 256, normalize: str = "zscore", augment_scale: float = 0.0,
+                 augment_noise: float = 0.0, ema_decay: float | None = 0.99, random_state: int | None = None,
                  device: str = "auto", verbose: bool = False) -> None:
         self.arch = arch
         self.kernel_sizes = kernel_sizes
