@@ -6,6 +6,7 @@ published 1D ResNet and InceptionTime figures and, optionally, aeon's MiniRocket
     python examples/benchmark_ucr.py --datasets GunPoint Coffee --seeds 0
     python examples/benchmark_ucr.py --dev-val 0.3 --datasets ArrowHead Meat   # choose on TRAIN only
     python examples/benchmark_ucr.py --dev-folds 5 --datasets OliveOil Meat    # the same, every series once
+    python examples/benchmark_ucr.py --ensemble 3 --datasets ArrowHead          # + 3 networks, averaged
 
 Protocol (the archive's): the official TRAIN/TEST split; the network trains on all of TRAIN with the
 config's fixed recipe and the model at the end of training is evaluated on TEST once.  Nothing is
@@ -51,8 +52,8 @@ def read_published(root: Path) -> dict[str, dict[str, float]]:
                 for row in csv.DictReader(fh)}
 
 
-def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]) -> dict:
-    """Fit the recipe on TRAIN (minus the dev split) and score TEST (or the dev split) once."""
+def _fit(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]):
+    """One LightningCLI ``fit`` of the recipe on TRAIN (minus the dev split); returns the CLI."""
     from ts_resnet.cli.train import run_lightning_cli
 
     workdir = tempfile.mkdtemp(prefix=f"ucr-{dataset}-")
@@ -62,14 +63,21 @@ def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float,
     if dev_val > 0:
         # hold out part of TRAIN; validate only once, at the end
         args += [f"--data.val_fraction={dev_val}", "--trainer.limit_val_batches=0"]
-    args += extra
+    return run_lightning_cli(args + extra)
+
+
+def _scored_loader(cli, dev_val: float):
+    return cli.datamodule.val_dataloader() if dev_val > 0 else cli.datamodule.test_dataloader()
+
+
+def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]) -> dict:
+    """Fit the recipe on TRAIN (minus the dev split) and score TEST (or the dev split) once."""
     wall, cpu = time.perf_counter(), time.process_time()
-    cli = run_lightning_cli(args)
+    cli = _fit(root, dataset, config, seed, dev_val, extra)
     fit_s = time.perf_counter() - wall
     if dev_val > 0:
-        loader = cli.datamodule.val_dataloader()
         cli.trainer.limit_val_batches = 1.0
-        metrics = cli.trainer.validate(cli.model, dataloaders=loader, verbose=False)[0]
+        metrics = cli.trainer.validate(cli.model, dataloaders=_scored_loader(cli, dev_val), verbose=False)[0]
         acc = 100 * metrics["val/acc"]
     else:
         acc = 100 * cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]["test/acc"]
@@ -78,6 +86,43 @@ def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float,
             "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
             "steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch, "batch_size": dm.batch_size,
             "decimate": dm.preprocess.decimate, "split": "dev-val" if dev_val > 0 else "test"}
+
+
+def run_ensemble(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str],
+                 size: int) -> list[dict]:
+    """``size`` networks of the recipe (seeds ``seed``, ``seed + 1000``, ...) with their class
+    probabilities averaged: an ``ensemble<size>`` row, and an ``ours`` row for the first member alone,
+    which is the single network of ``seed`` (the same run ``run_network`` makes), so the single-network
+    figure comes out of the same run at no extra cost."""
+    import torch
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    summed, labels, first = None, None, None
+    for k in range(size):
+        w0, c0 = time.perf_counter(), time.process_time()
+        cli = _fit(root, dataset, config, seed + 1000 * k, dev_val, extra)
+        loader = _scored_loader(cli, dev_val)
+        # Lightning's predict loop: eval mode, no grad, the averaged (EMA) weights the recipe keeps
+        probs = torch.cat([out["probs"] for out in cli.trainer.predict(cli.model, dataloaders=loader)])
+        if labels is None:  # the loaders are unshuffled, so every member scores the records in one order
+            labels = torch.cat([batch["y"] for batch in loader])
+        summed = probs if summed is None else summed + probs
+        if k == 0:
+            dm = cli.datamodule
+            first = {"dataset": dataset, "method": "ours", "seed": seed,
+                     "acc": 100 * float((probs.argmax(1) == labels).float().mean()),
+                     "wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0,
+                     "steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch,
+                     "batch_size": dm.batch_size, "decimate": dm.preprocess.decimate}
+    split = "dev-val" if dev_val > 0 else "test"
+    # the ensemble row's wall/CPU seconds are those of its other members only, so that the summary's
+    # total (which adds every row) counts the first member once; total_* are the ensemble's whole cost
+    wall_s, cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+    ens = {"dataset": dataset, "method": f"ensemble{size}", "seed": seed,
+           "acc": 100 * float((summed.argmax(1) == labels).float().mean()),
+           "wall_s": wall_s - first["wall_s"], "cpu_s": cpu_s - first["cpu_s"], "total_wall_s": wall_s,
+           "total_cpu_s": cpu_s, "members": size, "split": split}
+    return [dict(first, split=split), ens]
 
 
 def run_minirocket(root: str, dataset: str, seed: int) -> dict:
@@ -234,16 +279,23 @@ def summarize(rows: list[dict], published: dict[str, dict[str, float]], names: l
     return "\n".join(lines)
 
 
-def make_jobs(args: argparse.Namespace, root: Path, name: str, seed: int) -> list[tuple[str, Callable[[], dict]]]:
-    """``(method, run)`` pairs for one data set and seed: the recipe, and MiniRocket when asked for; on
-    TEST, on the ``--dev-val`` split (the recipe only) or pooled over ``--dev-folds`` folds of TRAIN."""
+def make_jobs(args: argparse.Namespace, root: Path, name: str,
+              seed: int) -> list[tuple[str, Callable[[], dict | list[dict]]]]:
+    """``(method, run)`` pairs for one data set and seed: the recipe (or with ``--ensemble N`` its
+    N-network ensemble, whose job also yields the single network's row), and MiniRocket when asked for;
+    on TEST, on the ``--dev-val`` split (the recipe only) or pooled over ``--dev-folds`` folds of TRAIN."""
     def ours(r: Path) -> dict:
         return run_network(str(r), name, args.config, seed, 0.0 if args.dev_folds else args.dev_val, args.extra)
 
     def minirocket(r: Path) -> dict:
         return run_minirocket(str(r), name, seed)
 
-    methods = [("ours", ours)]
+    if args.ensemble > 1:  # one job yields both the ensemble row and its first member's single-network row
+        def ensemble(r: Path) -> list[dict]:
+            return run_ensemble(str(r), name, args.config, seed, args.dev_val, args.extra, args.ensemble)
+        methods = [(f"ensemble{args.ensemble}", ensemble)]
+    else:
+        methods = [("ours", ours)]
     if args.baseline == "minirocket" and args.dev_val == 0:
         methods.append(("MiniRocket", minirocket))
     if args.dev_folds:
@@ -263,6 +315,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--dev-folds", type=int, default=0,
                    help="K-fold cross-validation on TRAIN (K >= 2) and report the pooled held-out accuracy "
                         "instead of TEST")
+    p.add_argument("--ensemble", type=int, default=1,
+                   help="N > 1: also train N - 1 more networks per seed and report their averaged probabilities as "
+                        "an 'ensembleN' column beside the single network (which is the first member)")
     p.add_argument("--json", default=None, help="write every row (one per data set, method and seed) here")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows already in --json and run only the (data set, method, seed) missing there")
@@ -271,6 +326,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     root = Path(args.root)
     if args.dev_folds and (args.dev_folds < 2 or args.dev_val > 0):
         raise SystemExit("--dev-folds needs K >= 2 and cannot be combined with --dev-val")
+    if args.ensemble < 1 or (args.ensemble > 1 and args.dev_folds):
+        raise SystemExit("--ensemble needs N >= 1 and cannot be combined with --dev-folds")
     if not root.is_dir():
         raise SystemExit(f"{root}: no such folder (give --root the UCR/UEA archive folder)")
     names = args.datasets or sorted(d.name for d in root.iterdir() if d.is_dir())
@@ -284,12 +341,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 if (name, method, seed) in done:
                     continue
                 try:
-                    r = job()
+                    out = job()
                 except Exception as e:  # one failing set must not lose the others' hours
                     print(f"FAILED {name} {method} seed {seed}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
                     continue
-                rows.append(r)
-                print(json.dumps(r), flush=True)
+                for r in out if isinstance(out, list) else [out]:
+                    if (r["dataset"], r["method"], r["seed"]) in done:  # e.g. a single-network row kept by --resume
+                        continue
+                    done.add((r["dataset"], r["method"], r["seed"]))
+                    rows.append(r)
+                    print(json.dumps(r), flush=True)
                 if args.json:  # after every run, so a long benchmark that is stopped keeps its rows
                     Path(args.json).write_text(json.dumps(rows, indent=1))
     print()

@@ -210,3 +210,19 @@ def test_minirocket_baseline_leaves_torch_threads_alone():
     finally:
         torch.set_num_threads(before)
     assert row["method"] == "MiniRocket" and 50 < row["acc"] <= 100
+
+
+def test_benchmark_ucr_ensemble(tmp_path):
+    """``--ensemble N`` averages N networks' probabilities; its first member is the single network of the
+    seed, scored through the predict loop exactly as ``trainer.test`` scores it."""
+    root, bench = fixture("ucr"), load("benchmark_ucr")
+    extra = ["--trainer.max_steps=4"]
+    single = bench.run_network(str(root), "ItalyPowerDemand", str(bench.CONFIG), 0, 0.0, extra)
+    first, ens = bench.run_ensemble(str(root), "ItalyPowerDemand", str(bench.CONFIG), 0, 0.0, extra, 2)
+    assert first["method"] == "ours" and ens["method"] == "ensemble2" and ens["members"] == 2
+    assert abs(first["acc"] - single["acc"]) < 1e-6  # same seed, same network, same TEST records
+    assert 0 <= ens["acc"] <= 100 and ens["total_cpu_s"] > ens["cpu_s"] > 0
+    rows = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--ensemble", "2", "--", *extra])
+    assert sorted(r["method"] for r in rows) == ["ensemble2", "ours"]
+    with pytest.raises(SystemExit, match="--ensemble"):
+        bench.main(["--root", str(root), "--ensemble", "2", "--dev-folds", "3"])
