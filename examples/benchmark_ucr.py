@@ -70,6 +70,13 @@ def _scored_loader(cli, dev_val: float):
     return cli.datamodule.val_dataloader() if dev_val > 0 else cli.datamodule.test_dataloader()
 
 
+def _run_fields(cli) -> dict:
+    """What a row records about the training run itself (the recipe's size-dependent choices)."""
+    dm = cli.datamodule
+    return {"steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch, "batch_size": dm.batch_size,
+            "decimate": dm.preprocess.decimate}
+
+
 def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]) -> dict:
     """Fit the recipe on TRAIN (minus the dev split) and score TEST (or the dev split) once."""
     wall, cpu = time.perf_counter(), time.process_time()
@@ -81,11 +88,9 @@ def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float,
         acc = 100 * metrics["val/acc"]
     else:
         acc = 100 * cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]["test/acc"]
-    dm = cli.datamodule
     return {"dataset": dataset, "method": "ours", "seed": seed, "acc": acc, "fit_s": fit_s,
-            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
-            "steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch, "batch_size": dm.batch_size,
-            "decimate": dm.preprocess.decimate, "split": "dev-val" if dev_val > 0 else "test"}
+            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, **_run_fields(cli),
+            "split": "dev-val" if dev_val > 0 else "test"}
 
 
 def run_ensemble(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str],
@@ -108,12 +113,9 @@ def run_ensemble(root: str, dataset: str, config: str, seed: int, dev_val: float
             labels = torch.cat([batch["y"] for batch in loader])
         summed = probs if summed is None else summed + probs
         if k == 0:
-            dm = cli.datamodule
             first = {"dataset": dataset, "method": "ours", "seed": seed,
                      "acc": 100 * float((probs.argmax(1) == labels).float().mean()),
-                     "wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0,
-                     "steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch,
-                     "batch_size": dm.batch_size, "decimate": dm.preprocess.decimate}
+                     "wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0, **_run_fields(cli)}
     split = "dev-val" if dev_val > 0 else "test"
     # the ensemble row's wall/CPU seconds are those of its other members only, so that the summary's
     # total (which adds every row) counts the first member once; total_* are the ensemble's whole cost
