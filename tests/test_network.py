@@ -290,16 +290,19 @@ def test_collate_reports_lengths_only_when_padding():
     assert "lengths" not in same
 
 
+@pytest.mark.parametrize("dilations", [None, (1, 2, 4)])
 @pytest.mark.parametrize("fusion", FUSIONS)
 @pytest.mark.parametrize("block_cls", [MultiScaleBlock1d, MultiScaleBottleneck1d])
-def test_fused_first_convs_equal_the_plain_branches(block_cls, fusion):
+def test_fused_first_convs_equal_the_plain_branches(block_cls, fusion, dilations):
     """One zero-padded convolution for all branches is the same mathematics as the three-branch
-    definition: same outputs (train and eval) and same gradients for the same weights."""
+    definition: same outputs (train and eval) and same gradients for the same weights - also when
+    the branches are dilated (their kernels written densely, zeros between the taps)."""
     import copy
 
     torch.manual_seed(0)
     out_ch = 64 if block_cls is MultiScaleBlock1d else 128
-    fused = block_cls(32, out_ch, 2, config=BlockConfig(kernel_sizes=(3, 5, 7), fusion=fusion, fuse_convs=True)).double()
+    config = BlockConfig(kernel_sizes=(3, 5, 7), dilations=dilations, fusion=fusion, fuse_convs=True)
+    fused = block_cls(32, out_ch, 2, config=config).double()
     for m in fused.modules():  # non-trivial norms, so no branch is zero
         if isinstance(m, nn.BatchNorm1d):
             nn.init.uniform_(m.weight, 0.5, 1.5)
@@ -322,6 +325,44 @@ def test_fused_first_convs_equal_the_plain_branches(block_cls, fusion):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-9, atol=1e-9, msg=name)
     for (name, buf), other in zip(fused.named_buffers(), plain.buffers()):
         torch.testing.assert_close(buf, other, msg=name)  # BN running statistics updated alike
+
+
+@pytest.mark.parametrize("block_cls", [MultiScaleBlock1d, MultiScaleBottleneck1d])
+def test_dilated_branches_see_further_at_the_same_cost(block_cls):
+    """A branch of kernel k and dilation d reaches d * (k - 1) / 2 samples each side (and no further)
+    with k taps; the block keeps the input length, is the identity at init, and the option reaches
+    the network from the command-line options."""
+    torch.manual_seed(0)
+    plain = block_cls(64, 64, config=BlockConfig(kernel_sizes=(9,), fusion="sum", branch_ratio=1.0))
+    dilated = block_cls(64, 64, config=BlockConfig(kernel_sizes=(9,), dilations=(4,), fusion="sum", branch_ratio=1.0))
+    assert sum(p.numel() for p in plain.parameters()) == sum(p.numel() for p in dilated.parameters())
+    for blk in (plain, dilated):
+        blk.zero_init_last()
+        with torch.no_grad():
+            x = torch.rand(2, 64, 64)
+            torch.testing.assert_close(blk(x), x, rtol=0, atol=0)  # the identity, dilated or not
+            for m in blk.modules():
+                if isinstance(m, nn.BatchNorm1d):
+                    nn.init.uniform_(m.weight, 0.5, 1.5)
+    blk_reach = 2 if block_cls is MultiScaleBlock1d else 1  # k-convs in series per branch
+    for blk, d in ((plain, 1), (dilated, 4)):
+        blk.eval()
+        x = torch.randn(1, 64, 201, requires_grad=True)
+        out = blk(x)
+        assert out.shape == (1, 64, 201)  # 'same' padding at any dilation
+        out[0, :, 100].sum().backward()
+        reached = (x.grad[0].abs().sum(0) > 0).nonzero().flatten()
+        reach = blk_reach * d * 4
+        assert (reached.min().item(), reached.max().item()) == (100 - reach, 100 + reach)
+    with pytest.raises(ValueError, match="one integer >= 1 per kernel length"):
+        BlockConfig(kernel_sizes=(9, 9), dilations=(1,))
+    with pytest.raises(ValueError, match="one integer >= 1 per kernel length"):
+        BlockConfig(kernel_sizes=(9,), dilations=(0,))
+    from ts_resnet.registry import build_network
+
+    net = build_network("msresnet_ucr", 1, 3, {"kernel_sizes": [9, 9, 9], "dilations": [1, 4, 16]})
+    assert [b[0].dilation[0] for b in net.blocks()[0].branches] == [1, 4, 16]
+    assert net(torch.randn(1, 1, 40)).shape == (1, 3)  # shorter than the widest branch's reach
 
 
 def test_fuse_convs_is_an_option():

@@ -440,11 +440,12 @@ def test_network_options_are_typed_end_to_end(tmp_path, capsys):
     assert "--model.arch_options.fusion" in capsys.readouterr().out
     cli = fit_cli(["-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=60", "--trainer.max_epochs=1",
                    "--trainer.limit_train_batches=1", "--model.arch_options.fusion=attention",
-                   "--model.arch_options.kernel_sizes=[5, 9]"], tmp_path)
+                   "--model.arch_options.kernel_sizes=[5, 9]", "--model.arch_options.dilations=[1, 3]"], tmp_path)
     blocks = [m for m in cli.model.net.modules() if isinstance(m, MultiScaleBlock1d)]
     assert blocks and all(b.fusion == "attention" and b.kernel_sizes == (5, 9) for b in blocks)
+    assert all([br[0][0].dilation[0] for br in b.branches] == [1, 3] for b in blocks)
     clf = load_classifier(cli.trainer.checkpoint_callback.last_model_path)
     assert clf.card.arch_options == {"layers": [1, 1], "widths": [32, 64], "kernel_sizes": [5, 9],
-                                     "fusion": "attention", "stem_width": 32}
+                                     "dilations": [1, 3], "fusion": "attention", "stem_width": 32}
     with pytest.raises(TypeError, match=r"unknown network options \['fusoin'\]"):
         NetworkOptions.parse({"fusoin": "sum"})

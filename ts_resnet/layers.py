@@ -32,7 +32,8 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
 
 
 class ConvNormAct1d(nn.Sequential):
-    """Conv1d (no bias, a norm follows) -> norm -> optional activation, 'same' padding for odd kernels."""
+    """Conv1d (no bias, a norm follows) -> norm -> optional activation, 'same' padding for odd kernels
+    (``dilation * (kernel_size // 2)`` samples each side)."""
 
     def __init__(
         self,
@@ -42,11 +43,13 @@ class ConvNormAct1d(nn.Sequential):
         stride: int = 1,
         *,
         groups: int = 1,
+        dilation: int = 1,
         norm_layer: type[nn.Module] = nn.BatchNorm1d,
         act_layer: type[nn.Module] | None = nn.ReLU,
     ) -> None:
         layers: list[nn.Module] = [
-            nn.Conv1d(in_ch, out_ch, kernel_size, stride, padding=kernel_size // 2, groups=groups, bias=False),
+            nn.Conv1d(in_ch, out_ch, kernel_size, stride, padding=dilation * (kernel_size // 2), dilation=dilation,
+                      groups=groups, bias=False),
             norm_layer(out_ch),
         ]
         if act_layer is not None:
@@ -150,6 +153,8 @@ class MultiKernelConv1d(nn.Module):
     ``k // 2``, so the mathematics is unchanged; the gradient of the padding is zero.  The layer alone
     ran 1.5x faster than three separate convolutions in a single-thread micro-benchmark, but whole
     networks on 2 CPU threads were not faster (BENCHMARKS.md), so blocks use it only when asked.
+    A dilated kernel (``k`` taps ``d`` apart) is first written as the dense ``d * (k - 1) + 1``-tap
+    kernel with zeros between its taps, which is the same convolution.
     """
 
     def __init__(self, convs: Sequence[nn.Conv1d]) -> None:
@@ -160,17 +165,32 @@ class MultiKernelConv1d(nn.Module):
                     first.in_channels, first.stride, first.groups, first.bias is None):
                 raise ValueError("fused branch convolutions must share input channels, stride, groups and bias")
         self.convs = list(convs)  # not registered: the branches own them (state dict unchanged)
-        self.kmax = max(c.kernel_size[0] for c in convs)
+        self.kmax = max(_span(c) for c in convs)
         self.splits = [c.out_channels for c in convs]
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         weight = torch.cat([
-            nn.functional.pad(c.weight, ((self.kmax - c.kernel_size[0]) // 2,) * 2) for c in self.convs
+            nn.functional.pad(_dense_weight(c), ((self.kmax - _span(c)) // 2,) * 2) for c in self.convs
         ])
         bias = torch.cat([c.bias for c in self.convs]) if self.convs[0].bias is not None else None
         first = self.convs[0]
         y = nn.functional.conv1d(x, weight, bias, first.stride, self.kmax // 2, 1, first.groups)
         return list(y.split(self.splits, dim=1))
+
+
+def _span(conv: nn.Conv1d) -> int:
+    """Samples a (possibly dilated) kernel covers: ``dilation * (k - 1) + 1``."""
+    return conv.dilation[0] * (conv.kernel_size[0] - 1) + 1
+
+
+def _dense_weight(conv: nn.Conv1d) -> torch.Tensor:
+    """The kernel as an undilated one: the taps ``dilation`` apart, zeros between them."""
+    d = conv.dilation[0]
+    if d == 1:
+        return conv.weight
+    dense = conv.weight.new_zeros(*conv.weight.shape[:2], _span(conv))
+    dense[..., ::d] = conv.weight  # a differentiable copy: gradients reach the branch's weight
+    return dense
 
 
 @dataclass(frozen=True)
@@ -180,6 +200,9 @@ class BlockConfig:
 
     Attributes:
         kernel_sizes: kernel length of each parallel branch; one entry gives a single-scale block.
+        dilations: spacing of each branch's kernel taps (None = 1 for every branch). A branch of
+            kernel ``k`` and dilation ``d`` sees ``d * (k - 1) + 1`` samples at the cost of ``k`` taps,
+            so long receptive fields stay cheap (MiniRocket's kernels are 9 taps at many dilations).
         fusion: ``"concat"``, ``"sum"`` or ``"attention"`` (see :class:`MultiScaleBlock1d`).
         branch_ratio: branch width as a fraction of the block width (default ``1/len(kernel_sizes)``).
         se: squeeze-excitation after the fusion.
@@ -190,6 +213,7 @@ class BlockConfig:
     """
 
     kernel_sizes: tuple[int, ...] = (3, 5, 7)
+    dilations: tuple[int, ...] | None = None
     fusion: Fusion = "concat"
     branch_ratio: float | None = None
     se: bool = False
@@ -201,8 +225,17 @@ class BlockConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
         _check_kernels(self.kernel_sizes)
+        if self.dilations is not None:
+            object.__setattr__(self, "dilations", tuple(int(d) for d in self.dilations))
+            if len(self.dilations) != len(self.kernel_sizes) or min(self.dilations) < 1:
+                raise ValueError(f"dilations must be one integer >= 1 per kernel length {list(self.kernel_sizes)}, "
+                                 f"got {list(self.dilations)}")
         if self.fusion not in ("concat", "sum", "attention"):
             raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {self.fusion!r}")
+
+    def branch_shapes(self) -> list[tuple[int, int]]:
+        """``(kernel length, dilation)`` of each branch."""
+        return list(zip(self.kernel_sizes, self.dilations or (1,) * len(self.kernel_sizes)))
 
 
 class _MultiScaleResidual(nn.Module):
@@ -295,16 +328,16 @@ class MultiScaleBlock1d(_MultiScaleResidual):
                  drop_path: float = 0.0) -> None:
         super().__init__(in_ch, out_ch, stride, config, drop_path)
         config = self.config
-        kernel_sizes, fusion, n = config.kernel_sizes, config.fusion, len(config.kernel_sizes)
+        fusion, n = config.fusion, len(config.kernel_sizes)
         norm_layer, act_layer = config.norm_layer, config.act_layer
         mid = max(8, int(round(out_ch * self.branch_ratio)))
         branch_out = mid if fusion == "concat" else out_ch
         self.branches = nn.ModuleList(
             nn.Sequential(
-                ConvNormAct1d(in_ch, mid, k, stride, norm_layer=norm_layer, act_layer=act_layer),
-                ConvNormAct1d(mid, branch_out, k, 1, norm_layer=norm_layer, act_layer=None),
+                ConvNormAct1d(in_ch, mid, k, stride, dilation=d, norm_layer=norm_layer, act_layer=act_layer),
+                ConvNormAct1d(mid, branch_out, k, 1, dilation=d, norm_layer=norm_layer, act_layer=None),
             )
-            for k in kernel_sizes
+            for k, d in config.branch_shapes()
         )
         if fusion == "concat":
             self.fuse = ConvNormAct1d(branch_out * n, out_ch, 1, norm_layer=norm_layer, act_layer=None)
@@ -346,14 +379,14 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
                  drop_path: float = 0.0) -> None:
         super().__init__(in_ch, out_ch, stride, config, drop_path)
         config = self.config
-        kernel_sizes, fusion, n = config.kernel_sizes, config.fusion, len(config.kernel_sizes)
+        fusion, n = config.fusion, len(config.kernel_sizes)
         norm_layer, act_layer = config.norm_layer, config.act_layer
         width = out_ch // self.expansion
         branch_w = max(8, int(round(width * self.branch_ratio))) if fusion == "concat" else width
         self.reduce = ConvNormAct1d(in_ch, width, 1, norm_layer=norm_layer, act_layer=act_layer)
         self.branches = nn.ModuleList(
-            ConvNormAct1d(width, branch_w, k, stride, norm_layer=norm_layer, act_layer=act_layer)
-            for k in kernel_sizes
+            ConvNormAct1d(width, branch_w, k, stride, dilation=d, norm_layer=norm_layer, act_layer=act_layer)
+            for k, d in config.branch_shapes()
         )
         if fusion == "attention":
             self.attend = SelectiveKernelAttention(width, n, act_layer=act_layer)

@@ -39,6 +39,8 @@ class MultiScaleResNet1d(nn.Module):
         widths: channels per stage (bottleneck blocks output ``4 *`` these).
         block: ``"basic"`` (two convs per branch) or ``"bottleneck"`` (1x1 -> k -> 1x1).
         kernel_sizes: kernel length of each parallel branch; one entry gives a single-scale ResNet.
+        dilations: spacing of each branch's kernel taps, one per kernel length (None = all 1): kernel
+            9 at dilations 1/2/4 sees 9/17/33 samples for the cost of three 9-tap kernels.
         fusion: how branches are fused inside each block: ``"concat"``, ``"sum"``, ``"attention"``.
         branch_ratio: branch width as a fraction of the block width (default ``1/len(kernel_sizes)``).
         stem_width: channels of the stem convolution. The stem is ResNet-18's
@@ -71,6 +73,7 @@ class MultiScaleResNet1d(nn.Module):
         widths: Sequence[int] = (48, 96, 192, 384),
         block: Literal["basic", "bottleneck"] = "basic",
         kernel_sizes: Sequence[int] = (3, 5, 7),
+        dilations: Sequence[int] | None = None,
         fusion: Fusion = "concat",
         branch_ratio: float | None = None,
         stem_width: int = 48,
@@ -102,7 +105,8 @@ class MultiScaleResNet1d(nn.Module):
         if block not in ("basic", "bottleneck"):
             raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
         block_cls = MultiScaleBlock1d if block == "basic" else MultiScaleBottleneck1d
-        block_config = BlockConfig(kernel_sizes=tuple(kernel_sizes), fusion=fusion, branch_ratio=branch_ratio, se=se,
+        block_config = BlockConfig(kernel_sizes=tuple(kernel_sizes),
+                                   dilations=None if dilations is None else tuple(dilations), fusion=fusion, branch_ratio=branch_ratio, se=se,
                                    avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer,
                                    fuse_convs=fuse_convs)
 

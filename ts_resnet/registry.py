@@ -94,6 +94,7 @@ class NetworkOptions:
         widths: channels per stage.
         block: ``"basic"`` or ``"bottleneck"``.
         kernel_sizes: kernel length of each parallel branch.
+        dilations: spacing of each branch's kernel taps, one per kernel length.
         fusion: ``"concat"``, ``"sum"`` or ``"attention"``.
         branch_ratio: branch width as a fraction of the block width.
         stem_width: channels of the stem convolution.
@@ -116,6 +117,7 @@ class NetworkOptions:
     widths: list[int] | None = None
     block: Literal["basic", "bottleneck"] | None = None
     kernel_sizes: list[int] | None = None
+    dilations: list[int] | None = None
     fusion: Literal["concat", "sum", "attention"] | None = None
     branch_ratio: float | None = None
     stem_width: int | None = None
