@@ -17,7 +17,7 @@ def load(name: str):
 
 def test_every_example_is_covered():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers",
-                                                         "compare_presets", "benchmark_classify"}
+                                                         "compare_presets", "benchmark_classify", "compare_cv"}
 
 
 def test_quickstart():
@@ -226,3 +226,41 @@ def test_benchmark_ucr_ensemble(tmp_path):
     assert sorted(r["method"] for r in rows) == ["ensemble2", "ours"]
     with pytest.raises(SystemExit, match="--ensemble"):
         bench.main(["--root", str(root), "--ensemble", "2", "--dev-folds", "3"])
+
+
+def _cv_row(dataset, acc, held_out, seed=0, method="ours"):
+    return {"dataset": dataset, "method": method, "seed": seed, "acc": acc, "split": "dev-cv5",
+            "fold_acc": [acc] * 5, "held_out": held_out}
+
+
+def test_compare_cv_counts_series_and_applies_the_rule(tmp_path, capsys):
+    cmp = load("compare_cv")
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps([_cv_row("ArrowHead", 30 / 36 * 100, 36), _cv_row("OliveOil", 80.0, 30),
+                                {"dataset": "OliveOil", "method": "ours", "seed": 1, "acc": 90.0}]))  # a TEST row
+    up = tmp_path / "up.json"  # +1 and +1: passes gain >= 2, no loss
+    up.write_text(json.dumps([_cv_row("ArrowHead", 31 / 36 * 100, 36), _cv_row("OliveOil", 25 / 30 * 100, 30)]))
+    mixed = tmp_path / "mixed.json"  # +2 and -2: total 0, and one set loses two series
+    mixed.write_text(json.dumps([_cv_row("ArrowHead", 32 / 36 * 100, 36), _cv_row("OliveOil", 22 / 30 * 100, 30)]))
+    verdicts = cmp.main([str(base), str(up), str(mixed), "--min-gain", "2", "--max-loss", "1"])
+    assert verdicts == {"up.json": (2, True), "mixed.json": (0, False)}
+    out = capsys.readouterr().out
+    assert "30 ->   31 of 36" in out and "24 ->   22 of 30    (-2)" in out
+    # A looser rule (no gain needed, a set may lose two series) accepts the same candidate.
+    assert cmp.main([str(base), str(mixed), "--min-gain", "0", "--max-loss", "2"]) == {"mixed.json": (0, True)}
+
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps([_cv_row("ArrowHead", 32 / 36 * 100, 36)]))
+    assert cmp.main([str(base), str(partial)]) == {"partial.json": (2, True)}
+    assert "not in partial.json: OliveOil (ours, seed 0)" in capsys.readouterr().out
+
+    other_folds = tmp_path / "other.json"
+    other_folds.write_text(json.dumps([_cv_row("ArrowHead", 80.0, 35)]))
+    with pytest.raises(SystemExit, match="not the same folds"):
+        cmp.main([str(base), str(other_folds)])
+    test_only = tmp_path / "test_only.json"
+    test_only.write_text(json.dumps([{"dataset": "OliveOil", "method": "ours", "seed": 0, "acc": 90.0}]))
+    with pytest.raises(SystemExit, match="no cross-validation rows"):
+        cmp.main([str(test_only), str(up)])
+    with pytest.raises(SystemExit, match="not a benchmark_ucr.py --json file"):
+        cmp.main([str(tmp_path / "missing.json"), str(up)])
