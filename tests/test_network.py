@@ -34,7 +34,8 @@ def test_the_class_defaults_are_the_default_preset():
 
 
 @pytest.mark.parametrize(("name", "options"), [("msresnet_ecg", {}), ("msresnet18", {"fusion": "sum"}),
-                                               ("msresnet_ucr", {}), ("msresnet_tiny", {"drop_path_rate": 0.0})])
+                                               ("msresnet_ucr", {}), ("msresnet_tiny", {"drop_path_rate": 0.0}),
+                                               ("msresnet_ucr", {"kernel_sizes": (9, 9, 9), "dilations": (1, 4, 16)})])
 def test_channels_last_layout_gives_the_same_network(name, options):
     torch.manual_seed(0)
     plain = ts_resnet.create_model(name, in_ch=3, num_classes=4, **options).train()
