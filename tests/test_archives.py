@@ -117,6 +117,52 @@ def test_ucr_long_series_are_decimated_through_the_preprocessor(tmp_path):
         UCRDataModule(root=str(tmp_path), dataset="Long", max_length=2)
 
 
+def test_level_channels_only_for_sets_that_are_not_znormalised(tmp_path):
+    from ts_resnet.data.modules import znormalised
+
+    # Chinatown (pedestrian counts, shipped un-normalised): the per-series z-score would discard each
+    # day's volume, so the rule adds the standardised series as a second channel
+    root = fixture("ucr")
+    dm = UCRDataModule(root=str(root), dataset="Chinatown", batch_size=None)
+    assert dm.preprocess.normalize == "zscore_level" and dm.in_channels == 2
+    dm.setup("fit")
+    train = dm.splits["train"].signals
+    np.testing.assert_allclose(dm.preprocess.mean, [train.mean()], rtol=1e-5)  # from TRAIN only
+    item = dm.datasets["test"][0]["x"]
+    assert item.shape == (1, 2, 24)
+    raw = dm.splits["test"].signals[0, 0]
+    np.testing.assert_allclose(item[0, 1].numpy(), (raw - dm.preprocess.mean[0]) / dm.preprocess.std[0], rtol=1e-5)
+    assert abs(float(item[0, 0].mean())) < 1e-5 and abs(float(item[0, 0].std(unbiased=False)) - 1) < 1e-3
+    assert dm.inference_config()["preprocess"]["normalize"] == "zscore_level"
+    # GunPoint is z-normalised already: one channel, as before
+    gp = UCRDataModule(root=str(root), dataset="GunPoint")
+    assert gp.preprocess.normalize == "zscore" and gp.in_channels == 1
+    # the rule can be overridden either way
+    assert UCRDataModule(root=str(root), dataset="Chinatown", keep_level=False).in_channels == 1
+    assert UCRDataModule(root=str(root), dataset="GunPoint", keep_level=True).in_channels == 2
+    # what the rule looks at
+    rng = np.random.default_rng(0)
+    z = [(s - s.mean()) / s.std() for s in rng.normal(3, 2, size=(5, 1, 50))]
+    assert znormalised(z)
+    assert znormalised([*z, np.zeros((1, 50)), np.array([[np.nan, 1.0, -1.0]])])  # flat, NaN ignored
+    assert not znormalised([*z, z[0] + 0.5]) and not znormalised([*z, 3 * z[0]])
+    # in-memory series follow the same rule with normalize="auto"
+    from ts_resnet.data.modules import ArrayDataModule
+
+    labels = [0, 1] * 5
+    assert ArrayDataModule(np.concatenate(z * 2), labels, normalize="auto").preprocess.normalize == "zscore"
+    raw = ArrayDataModule(rng.normal(3, 2, size=(10, 50)), labels, normalize="auto")
+    assert raw.preprocess.normalize == "zscore_level" and raw.in_channels == 2
+
+
+def test_uea_level_option(tmp_path):
+    root = shared("uea")
+    dm = UCRDataModule(root=str(root), dataset="BasicMotions")
+    assert dm.preprocess.normalize == "dataset" and dm.in_channels == 6  # UEA: training-set statistics
+    both = UCRDataModule(root=str(root), dataset="BasicMotions", keep_level=True)
+    assert both.preprocess.normalize == "zscore_level" and both.in_channels == 12
+
+
 @pytest.mark.parametrize(("n", "size"), [(16, 16), (200, 16), (201, 32), (1000, 32), (4000, 64), (8926, 128)])
 def test_auto_batch_size_rule(n, size):
     from ts_resnet.data.modules.ucr import auto_batch_size

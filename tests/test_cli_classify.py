@@ -340,6 +340,36 @@ def test_classify_with_a_ucr_model(tmp_path):
     assert all(abs(float(r["1"]) + float(r["2"]) - 1) < 1e-5 for r in rows)
 
 
+def test_classify_replays_level_channels_from_the_checkpoint(tmp_path):
+    # Chinatown is not z-normalised, so the recipe gives the network a second, level-keeping channel;
+    # classify must rebuild both from the checkpoint alone (with the training-set statistics) and give
+    # the probabilities the fitted model gives on the data module's own test inputs.
+    root = fixture("ucr")
+    cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(root),
+                             "--data.dataset", "Chinatown", "--trainer.max_steps=30",
+                             f"--trainer.default_root_dir={tmp_path}", *QUIET])
+    dm, model = cli.datamodule, cli.model
+    assert dm.preprocess.normalize == "zscore_level" and model.hparams.in_channels == 2
+    clf = load_classifier(cli.trainer.checkpoint_callback.last_model_path)
+    assert clf.card.in_channels == 2 and clf.card.preprocess.normalize == "zscore_level"
+    assert clf.card.preprocess.mean == dm.preprocess.mean and clf.card.preprocess.std == dm.preprocess.std
+    folder = tmp_path / "series"
+    folder.mkdir()
+    raw = dm.splits["test"].signals
+    for i in range(4):
+        (folder / f"s{i}.csv").write_text("value\n" + "\n".join(repr(float(v)) for v in raw[i, 0]) + "\n")
+    out = tmp_path / "level.csv"
+    assert main(["classify", "-m", cli.trainer.checkpoint_callback.last_model_path, str(folder), "-o", str(out),
+                 "-q"]) == 0
+    rows = list(csv.DictReader(open(out)))
+    model.eval()
+    with torch.no_grad():
+        x = torch.stack([dm.datasets["test"][i]["x"][0] for i in range(4)])
+        expected = torch.softmax(model(x), -1).numpy()
+    got = np.array([[float(r[c]) for c in dm.class_names] for r in rows])
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
 def test_top_level_help_and_version(capsys):
     import ts_resnet
 

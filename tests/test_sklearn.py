@@ -62,6 +62,23 @@ def test_fit_predict_any_labels_and_multichannel():
         est3.predict(x)
 
 
+def test_level_channels_learn_classes_that_differ_only_in_level(tmp_path):
+    # Same shapes, different levels: the per-series z-score makes the two classes identical inputs;
+    # "auto" sees un-normalised series and adds the standardised copy that keeps the level.
+    rng = np.random.default_rng(0)
+    y = np.array(["low", "high"] * 20)
+    t = np.arange(50) / 50
+    x = np.sin(2 * np.pi * (3 * t + rng.random((40, 1)))) + np.where(y == "high", 3.0, 0.0)[:, None]
+    x = (x + 0.1 * rng.normal(size=x.shape)).astype(np.float32)
+    est = MultiScaleResNetClassifier(max_steps=60, normalize="auto", random_state=0).fit(x, y)
+    assert est.classifier_.card.in_channels == 2 and est.classifier_.card.preprocess.normalize == "zscore_level"
+    assert est.score(x, y) >= 0.9
+    back = MultiScaleResNetClassifier.load(est.save(tmp_path / "level.ckpt"))
+    np.testing.assert_allclose(back.predict_proba(x), est.predict_proba(x), atol=1e-6)
+    zscored = MultiScaleResNetClassifier(max_steps=2, normalize="zscore", random_state=0).fit(x, y)
+    assert zscored.classifier_.card.in_channels == 1
+
+
 def test_saved_and_loaded_estimator_predict_the_same(tmp_path):
     from ts_resnet.inference import load_classifier
 

@@ -106,6 +106,33 @@ def test_zscore_and_config_round_trip():
     assert abs(y.mean()) < 1e-4 and abs(y.std() - 1) < 1e-3
     with pytest.raises(ValueError, match="unknown preprocessing"):
         PreprocessConfig.from_dict({"bogus": 1})
+    with pytest.raises(ValueError, match="normalize must be one of .*got 'zcore'"):
+        PreprocessConfig(normalize="zcore")  # a typo would otherwise train on raw values
+
+
+def test_zscore_level_keeps_level_and_amplitude_beside_the_zscore():
+    # Two series with the same shape at different levels and amplitudes: the z-score alone maps them to
+    # the same input; the level half tells them apart, with the training-set statistics.
+    t = np.linspace(0, 4 * np.pi, 200)
+    low, high = np.sin(t)[None] + 1.0, 5 * np.sin(t)[None] + 40.0
+    cfg = PreprocessConfig(normalize="zscore_level", mean=[20.0], std=[10.0])
+    assert cfg.channel_factor == 2 and cfg.uses_dataset_stats
+    assert PreprocessConfig(normalize="zscore").channel_factor == 1 and not PreprocessConfig().uses_dataset_stats
+    pre = Preprocessor(cfg)
+    a, b = (pre(Record(x.astype(np.float32), 1.0, ["ch0"])) for x in (low, high))
+    assert a.shape == b.shape == (2, 200) and a.dtype == np.float32
+    np.testing.assert_allclose(a[0], b[0], atol=1e-5)  # the z-scored channel: same shape, same input
+    np.testing.assert_allclose(a[1], (low[0] - 20) / 10, atol=1e-5)
+    np.testing.assert_allclose(b[1], (high[0] - 20) / 10, atol=1e-5)
+    # multichannel: all z-scored channels first, then all standardised ones
+    two = np.stack([low[0], high[0]]).astype(np.float32)
+    out = Preprocessor(PreprocessConfig(normalize="zscore_level", mean=[0.0, 40.0], std=[1.0, 5.0]))(
+        Record(two, 1.0, ["a", "b"]))
+    np.testing.assert_allclose(out[2:], [low[0], np.sin(t)], atol=1e-5)
+    with pytest.raises(ValueError, match="zscore_level.*needs mean and std"):
+        Preprocessor(PreprocessConfig(normalize="zscore_level"))(Record(two, 1.0, ["a", "b"]))
+    with pytest.raises(ValueError, match="statistics are for 1 channels, signal has 2"):
+        pre(Record(two, 1.0, ["a", "b"]))
 
 
 def test_windows_cover_the_tail_and_pad_short_records():

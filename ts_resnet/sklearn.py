@@ -43,7 +43,9 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         weight_decay: AdamW weight decay (not on norms and biases).
         batch_size: None = 16/32/64/128 by the number of training series.
         max_length: decimate series longer than this (None = never); see ``UCRDataModule``.
-        normalize: ``"zscore"`` per series (UCR convention) or ``"dataset"`` per-channel statistics.
+        normalize: ``"zscore"`` per series (UCR convention), ``"dataset"`` per-channel statistics,
+            ``"zscore_level"`` both, or ``"auto"`` (``ArrayDataModule``'s rule: ``"zscore_level"`` unless
+            the series are z-normalised already).
         augment_scale: amplitude scaling augmentation (fraction; 0 = none, the recipe's choice).
         augment_noise: Gaussian noise augmentation (standard deviation, normalised units; 0 = none).
         ema_decay: decay of the weight average that is kept as the model
@@ -98,7 +100,7 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
                                                                          noise_std=self.augment_noise), seed=seed)
         options = {"kernel_sizes": list(self.kernel_sizes)} if self.kernel_sizes else None
         module = SignalClassifier(arch=self.arch, arch_options=options, num_classes=len(names),
-                                  in_channels=series[0].shape[0], task="multiclass", class_names=names, lr=self.lr,
+                                  in_channels=dm.in_channels, task="multiclass", class_names=names, lr=self.lr,
                                   weight_decay=self.weight_decay,
                                   channels_last=False)  # as configs/ucr.yaml: not faster for msresnet_ucr
         with _quiet(not self.verbose):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import typing
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Literal
@@ -47,6 +48,9 @@ def lead_key(name: str) -> str:
     return LEAD_ALIASES.get(key, key)
 
 
+NORMALIZE = Literal["zscore", "dataset", "zscore_level", "none"]
+
+
 @dataclass
 class PreprocessConfig:
     """Serialisable preprocessing settings (stored in checkpoints).
@@ -61,9 +65,12 @@ class PreprocessConfig:
         filter_order: Butterworth order (applied forwards and backwards: zero phase).
         decimate: keep every ``decimate``-th sample after an anti-aliasing filter (1 = off); applied
             after resampling. Data modules of rate-less archives set it from the training lengths.
-        normalize: ``"zscore"`` (per record and channel), ``"dataset"`` (``mean``/``std`` below), ``"none"``.
-        mean: per-channel dataset statistics for ``normalize="dataset"``.
-        std: per-channel dataset statistics for ``normalize="dataset"``.
+        normalize: ``"zscore"`` (per record and channel), ``"dataset"`` (``mean``/``std`` below),
+            ``"zscore_level"`` (both: the z-scored channels followed by the same channels standardised with
+            the dataset statistics, so ``2C`` channels; per-record z-scoring discards each record's level
+            and amplitude, and the second half keeps them) or ``"none"``.
+        mean: per-channel dataset statistics for ``normalize="dataset"`` / ``"zscore_level"``.
+        std: per-channel dataset statistics for ``normalize="dataset"`` / ``"zscore_level"``.
     """
 
     fs: float | None = None
@@ -73,11 +80,13 @@ class PreprocessConfig:
     bandpass: tuple[float | None, float | None] | None = None
     filter_order: int = 2
     decimate: int = 1
-    normalize: Literal["zscore", "dataset", "none"] = "zscore"
+    normalize: NORMALIZE = "zscore"
     mean: list[float] | None = None
     std: list[float] | None = None
 
     def __post_init__(self) -> None:
+        if self.normalize not in typing.get_args(NORMALIZE):
+            raise ValueError(f"normalize must be one of {list(typing.get_args(NORMALIZE))}, got {self.normalize!r}")
         if int(self.decimate) != self.decimate or self.decimate < 1:
             raise ValueError(f"decimate must be a positive integer, got {self.decimate!r}")
         self.decimate = int(self.decimate)
@@ -101,6 +110,16 @@ class PreprocessConfig:
 
     def replace(self, **changes: Any) -> PreprocessConfig:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def uses_dataset_stats(self) -> bool:
+        """Whether normalising needs ``mean``/``std`` fitted on the training split."""
+        return self.normalize in ("dataset", "zscore_level")
+
+    @property
+    def channel_factor(self) -> int:
+        """Network input channels per signal channel (2 for ``"zscore_level"``)."""
+        return 2 if self.normalize == "zscore_level" else 1
 
     @property
     def reader_nan_policy(self) -> Literal["error", "keep"]:
@@ -225,15 +244,21 @@ class Preprocessor:
         if cfg.normalize == "zscore":
             return zscore(x)
         if cfg.normalize == "dataset":
-            if cfg.mean is None or cfg.std is None:
-                raise ValueError("normalize='dataset' needs mean and std (fitted on the training split by the "
-                                 "data module's setup, or by fit_channel_stats)")
-            mean = np.asarray(cfg.mean, dtype=np.float32)[:, None]
-            std = np.asarray(cfg.std, dtype=np.float32)[:, None]
-            if mean.shape[0] != x.shape[0]:
-                raise ValueError(f"dataset statistics are for {mean.shape[0]} channels, signal has {x.shape[0]}")
-            return ((x - mean) / std).astype(np.float32, copy=False)
+            return self._standardise(x)
+        if cfg.normalize == "zscore_level":
+            return np.concatenate([zscore(x), self._standardise(x)], axis=0)
         return x
+
+    def _standardise(self, x: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        if cfg.mean is None or cfg.std is None:
+            raise ValueError(f"normalize={cfg.normalize!r} needs mean and std (fitted on the training split by "
+                             "the data module's setup, or by fit_channel_stats)")
+        mean = np.asarray(cfg.mean, dtype=np.float32)[:, None]
+        std = np.asarray(cfg.std, dtype=np.float32)[:, None]
+        if mean.shape[0] != x.shape[0]:
+            raise ValueError(f"dataset statistics are for {mean.shape[0]} channels, signal has {x.shape[0]}")
+        return ((x - mean) / std).astype(np.float32, copy=False)
 
 
 def fit_channel_stats(signals: list[np.ndarray] | np.ndarray) -> tuple[list[float], list[float]]:

@@ -4,7 +4,7 @@ from .base import DatasetInfo, FileDataModule, SignalDataModule, Split
 from .cinc import CinCDataModule
 from .folder import FolderDataModule
 from .ptbxl import PTBXLDataModule
-from .series import ArrayDataModule, SeriesDataModule
+from .series import ArrayDataModule, SeriesDataModule, znormalised
 from .synthetic import SyntheticECGDataModule
 from .ucr import UCRDataModule
 
@@ -20,4 +20,5 @@ __all__ = [
     "Split",
     "SyntheticECGDataModule",
     "UCRDataModule",
+    "znormalised",
 ]

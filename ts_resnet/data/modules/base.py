@@ -166,7 +166,8 @@ class SignalDataModule(L.LightningDataModule):
 
     @property
     def in_channels(self) -> int:
-        return len(self.channels)
+        """Network input channels: one per channel, two with ``normalize="zscore_level"``."""
+        return len(self.channels) * self.preprocess.channel_factor
 
     @property
     def has_val_split(self) -> bool:
@@ -203,7 +204,7 @@ class SignalDataModule(L.LightningDataModule):
         if self.splits:
             return
         self.splits = self.load_splits()
-        if self.preprocess.normalize == "dataset" and self.preprocess.mean is None:
+        if self.preprocess.uses_dataset_stats and self.preprocess.mean is None:
             # Statistics from the training split only: nothing about val/test leaks into training.
             mean, std = fit_channel_stats(self.splits["train"].signals)
             self.preprocess = self.preprocess.replace(mean=mean, std=std)

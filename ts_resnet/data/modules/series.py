@@ -11,6 +11,7 @@ the archive files; :class:`ArrayDataModule` takes arrays (the scikit-learn estim
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,21 @@ def auto_batch_size(n_train: int) -> int:
         if n_train <= limit:
             return size
     return 128
+
+
+def znormalised(series: list[np.ndarray], tol: float = 0.05) -> bool:
+    """Whether every series is z-normalised per channel already (mean within ``tol`` of 0, standard
+    deviation within ``tol`` of 1, NaN ignored; constant channels pass). Most UCR sets were shipped
+    this way; on such a set a training-set standardisation would only repeat the per-series z-score."""
+    for s in series:
+        s = np.asarray(s, dtype=np.float64)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel: no level to keep
+            mean, std = np.nanmean(s, axis=-1), np.nanstd(s, axis=-1)
+        ok = (np.abs(mean) <= tol) & ((np.abs(std - 1) <= tol) | (std == 0))
+        if not np.all(ok | np.isnan(mean)):
+            return False
+    return True
 
 
 def energy_below(series: list[np.ndarray], max_factor: int) -> dict[int, float]:
@@ -149,7 +165,10 @@ class ArrayDataModule(SeriesDataModule):
         x_test: optional test series (labels ``y_test``).
         y_test: labels of ``x_test``.
         class_names: label order (default: sorted training labels).
-        normalize: ``"zscore"`` per series (UCR convention) or ``"dataset"`` per-channel statistics.
+        normalize: ``"zscore"`` per series (UCR convention), ``"dataset"`` per-channel training-set
+            statistics, ``"zscore_level"`` both (twice the channels), or ``"auto"``: ``"zscore"`` when the
+            training series are z-normalised already (:func:`znormalised`), else ``"zscore_level"``
+            (the UCR recipe's rule, :class:`UCRDataModule`'s ``keep_level=None``).
     """
 
     id_prefix = "array"
@@ -170,7 +189,10 @@ class ArrayDataModule(SeriesDataModule):
         super().__init__(**kwargs)
 
     def default_preprocess(self) -> PreprocessConfig:
-        return PreprocessConfig(normalize=self._normalize, nan_policy="interpolate")
+        normalize = self._normalize
+        if normalize == "auto":
+            normalize = "zscore" if znormalised(self._x) else "zscore_level"
+        return PreprocessConfig(normalize=normalize, nan_policy="interpolate")
 
     def describe(self) -> DatasetInfo:
         n_ch = self._x[0].shape[0]

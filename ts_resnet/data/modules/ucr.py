@@ -11,9 +11,9 @@ import numpy as np
 from ..archives import read_ucr_tsv, read_uea_ts
 from ..transforms import PreprocessConfig
 from .base import DatasetInfo
-from .series import SeriesDataModule, auto_batch_size, energy_below
+from .series import SeriesDataModule, auto_batch_size, energy_below, znormalised
 
-__all__ = ["UCRDataModule", "archive_file", "auto_batch_size", "energy_below"]
+__all__ = ["UCRDataModule", "archive_file", "auto_batch_size", "energy_below", "znormalised"]
 
 
 def archive_file(root: str | Path, dataset: str, split: str) -> Path:
@@ -32,9 +32,10 @@ class UCRDataModule(SeriesDataModule):
     Official TRAIN/TEST split; a stratified validation split is carved from TRAIN
     (``val_fraction=0`` trains on all of TRAIN and validates on nothing, the archive convention when
     reporting test accuracy).  Labels map to 0..K-1 with their names kept.  Normalisation: per-series
-    z-score for UCR ``.tsv`` (the archive convention), per-channel training-set statistics for UEA
-    ``.ts``; variable-length series are zero-padded per batch after normalisation and the network's
-    pooling ignores the padding.
+    z-score for UCR ``.tsv`` (the archive convention), plus a training-set-standardised copy of each
+    series when the set is not z-normalised already (``keep_level``); per-channel training-set
+    statistics for UEA ``.ts``. Variable-length series are zero-padded per batch after normalisation
+    and the network's pooling ignores the padding.
 
     Every series goes through the shared :class:`~ts_resnet.data.transforms.Preprocessor` (NaN repair,
     ``decimate``, normalisation), the same code ``classify`` replays from the checkpoint.
@@ -42,13 +43,21 @@ class UCRDataModule(SeriesDataModule):
     Args:
         root: folder holding one sub-folder per dataset.
         dataset: dataset name, e.g. ``ECG5000`` or ``JapaneseVowels``.
+        keep_level: also give the network every channel standardised with training-set statistics,
+            beside its per-series z-score (``normalize="zscore_level"``: twice the channels), so each
+            series' level and amplitude are not thrown away. None = when the training series are not
+            z-normalised already (:func:`znormalised`; in the archive, most of its 2018 additions, e.g.
+            DodgerLoopDay's traffic counts or PowerCons' kilowatts); on an already z-normalised set the
+            copy would repeat the z-scored channel. UEA ``.ts`` sets are standardised with training-set
+            statistics either way; ``True`` adds the per-series z-score beside them.
         **kwargs: :class:`SeriesDataModule`'s ``val_fraction``, ``max_length``, ``keep_energy`` and
             ``batch_size`` (None = the size rule), and every data module's arguments.
     """
 
-    def __init__(self, root: str, dataset: str, **kwargs: Any) -> None:
+    def __init__(self, root: str, dataset: str, keep_level: bool | None = None, **kwargs: Any) -> None:
         self.root = Path(root)
         self.dataset = dataset
+        self.keep_level = keep_level
         self.id_prefix = dataset
         super().__init__(**kwargs)
 
@@ -57,7 +66,12 @@ class UCRDataModule(SeriesDataModule):
         # in their level (JapaneseVowels' LPC cepstra: 78.6% test accuracy with per-series z-score,
         # 98.9% with per-channel training-set statistics), so .ts sets are standardised that way.
         uea = self._file("TRAIN").suffix == ".ts"
-        return PreprocessConfig(normalize="dataset" if uea else "zscore", nan_policy="interpolate")
+        keep = self.keep_level
+        if keep is None:
+            keep = not uea and not znormalised(self._raw["TRAIN"][0])
+        if uea:
+            return PreprocessConfig(normalize="zscore_level" if keep else "dataset", nan_policy="interpolate")
+        return PreprocessConfig(normalize="zscore_level" if keep else "zscore", nan_policy="interpolate")
 
     def _file(self, split: str) -> Path:
         return archive_file(self.root, self.dataset, split)
