@@ -100,12 +100,15 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
                              max_length=self.max_length, augment=Augment(scale=self.augment_scale,
                                                                          noise_std=self.augment_noise), seed=seed)
         options = {"kernel_sizes": list(self.kernel_sizes)} if self.kernel_sizes else None
+        # Seeded before the network is built: its initial weights are drawn here, so seeding only for
+        # the Trainer left them to whatever the global RNG held (the first fit of a process differed
+        # from every later one with the same random_state)
+        L.seed_everything(seed, workers=True, verbose=False)
         module = SignalClassifier(arch=self.arch, arch_options=options, num_classes=len(names),
                                   in_channels=dm.in_channels, task="multiclass", class_names=names, lr=self.lr,
                                   weight_decay=self.weight_decay,
                                   channels_last=False)  # as configs/ucr.yaml: not faster for msresnet_ucr
         with _quiet(not self.verbose):
-            L.seed_everything(seed, workers=True, verbose=False)
             trainer = L.Trainer(max_steps=self.max_steps, max_epochs=None, accelerator=self.device, devices=1,
                                 logger=False, enable_checkpointing=False, enable_progress_bar=self.verbose,
                                 enable_model_summary=False, num_sanity_val_steps=0,
