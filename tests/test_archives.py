@@ -121,9 +121,10 @@ def test_level_channels_only_for_sets_that_are_not_znormalised(tmp_path):
     from ts_resnet.data.modules import znormalised
 
     # Chinatown (pedestrian counts, shipped un-normalised): the per-series z-score would discard each
-    # day's volume, so the rule adds the standardised series as a second channel
+    # day's volume, so the rule (keep_level=None) adds the standardised series as a second channel
     root = fixture("ucr")
-    dm = UCRDataModule(root=str(root), dataset="Chinatown", batch_size=None)
+    assert UCRDataModule(root=str(root), dataset="Chinatown").in_channels == 1  # off by default, as the recipe
+    dm = UCRDataModule(root=str(root), dataset="Chinatown", keep_level=None, batch_size=None)
     assert dm.preprocess.normalize == "zscore_level" and dm.in_channels == 2
     dm.setup("fit")
     train = dm.splits["train"].signals
@@ -135,10 +136,9 @@ def test_level_channels_only_for_sets_that_are_not_znormalised(tmp_path):
     assert abs(float(item[0, 0].mean())) < 1e-5 and abs(float(item[0, 0].std(unbiased=False)) - 1) < 1e-3
     assert dm.inference_config()["preprocess"]["normalize"] == "zscore_level"
     # GunPoint is z-normalised already: one channel, as before
-    gp = UCRDataModule(root=str(root), dataset="GunPoint")
+    gp = UCRDataModule(root=str(root), dataset="GunPoint", keep_level=None)
     assert gp.preprocess.normalize == "zscore" and gp.in_channels == 1
-    # the rule can be overridden either way
-    assert UCRDataModule(root=str(root), dataset="Chinatown", keep_level=False).in_channels == 1
+    # True forces it
     assert UCRDataModule(root=str(root), dataset="GunPoint", keep_level=True).in_channels == 2
     # what the rule looks at
     rng = np.random.default_rng(0)
@@ -157,7 +157,7 @@ def test_level_channels_only_for_sets_that_are_not_znormalised(tmp_path):
 
 def test_uea_level_option(tmp_path):
     root = shared("uea")
-    dm = UCRDataModule(root=str(root), dataset="BasicMotions")
+    dm = UCRDataModule(root=str(root), dataset="BasicMotions", keep_level=None)
     assert dm.preprocess.normalize == "dataset" and dm.in_channels == 6  # UEA: training-set statistics
     both = UCRDataModule(root=str(root), dataset="BasicMotions", keep_level=True)
     assert both.preprocess.normalize == "zscore_level" and both.in_channels == 12

@@ -341,12 +341,12 @@ def test_classify_with_a_ucr_model(tmp_path):
 
 
 def test_classify_replays_level_channels_from_the_checkpoint(tmp_path):
-    # Chinatown is not z-normalised, so the recipe gives the network a second, level-keeping channel;
-    # classify must rebuild both from the checkpoint alone (with the training-set statistics) and give
-    # the probabilities the fitted model gives on the data module's own test inputs.
+    # Chinatown is not z-normalised, so keep_level=null gives the network a second, level-keeping
+    # channel; classify must rebuild both from the checkpoint alone (with the training-set statistics)
+    # and give the probabilities the fitted model gives on the data module's own test inputs.
     root = fixture("ucr")
     cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(root),
-                             "--data.dataset", "Chinatown", "--trainer.max_steps=30",
+                             "--data.dataset", "Chinatown", "--data.keep_level=null", "--trainer.max_steps=30",
                              f"--trainer.default_root_dir={tmp_path}", *QUIET])
     dm, model = cli.datamodule, cli.model
     assert dm.preprocess.normalize == "zscore_level" and model.hparams.in_channels == 2

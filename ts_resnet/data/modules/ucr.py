@@ -32,8 +32,8 @@ class UCRDataModule(SeriesDataModule):
     Official TRAIN/TEST split; a stratified validation split is carved from TRAIN
     (``val_fraction=0`` trains on all of TRAIN and validates on nothing, the archive convention when
     reporting test accuracy).  Labels map to 0..K-1 with their names kept.  Normalisation: per-series
-    z-score for UCR ``.tsv`` (the archive convention), plus a training-set-standardised copy of each
-    series when the set is not z-normalised already (``keep_level``); per-channel training-set
+    z-score for UCR ``.tsv`` (the archive convention), optionally with a training-set-standardised
+    copy of each series (``keep_level``); per-channel training-set
     statistics for UEA ``.ts``. Variable-length series are zero-padded per batch after normalisation
     and the network's pooling ignores the padding.
 
@@ -47,14 +47,16 @@ class UCRDataModule(SeriesDataModule):
             beside its per-series z-score (``normalize="zscore_level"``: twice the channels), so each
             series' level and amplitude are not thrown away. None = when the training series are not
             z-normalised already (:func:`znormalised`; in the archive, most of its 2018 additions, e.g.
-            DodgerLoopDay's traffic counts or PowerCons' kilowatts); on an already z-normalised set the
-            copy would repeat the z-scored channel. UEA ``.ts`` sets are standardised with training-set
+            DodgerLoopDay's traffic counts or PowerCons' kilowatts). False by default, as in
+            ``configs/ucr.yaml``: on the benchmark it won big on some sets (DodgerLoopDay +12 points,
+            AllGestureWiimoteX +6) and lost 21 on Fungi, whose 18 training series are one per class
+            (BENCHMARKS.md, "Level channels"). UEA ``.ts`` sets are standardised with training-set
             statistics either way; ``True`` adds the per-series z-score beside them.
         **kwargs: :class:`SeriesDataModule`'s ``val_fraction``, ``max_length``, ``keep_energy`` and
             ``batch_size`` (None = the size rule), and every data module's arguments.
     """
 
-    def __init__(self, root: str, dataset: str, keep_level: bool | None = None, **kwargs: Any) -> None:
+    def __init__(self, root: str, dataset: str, keep_level: bool | None = False, **kwargs: Any) -> None:
         self.root = Path(root)
         self.dataset = dataset
         self.keep_level = keep_level
