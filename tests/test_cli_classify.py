@@ -368,6 +368,13 @@ def test_classify_replays_level_channels_from_the_checkpoint(tmp_path):
         expected = torch.softmax(model(x), -1).numpy()
     got = np.array([[float(r[c]) for c in dm.class_names] for r in rows])
     np.testing.assert_allclose(got, expected, atol=1e-4)
+    # an exported model rebuilds them from the card it carries, with no checkpoint beside it
+    onnx_path = tmp_path / "level.onnx"
+    assert main(["export", "-m", cli.trainer.checkpoint_callback.last_model_path, "-f", "onnx", "-o",
+                 str(onnx_path)]) == 0
+    assert main(["classify", "-m", str(onnx_path), str(folder), "-o", str(tmp_path / "level_onnx.csv"), "-q"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "level_onnx.csv")))
+    np.testing.assert_allclose([[float(r[c]) for c in dm.class_names] for r in rows], expected, atol=1e-4)
 
 
 def test_top_level_help_and_version(capsys):

@@ -33,9 +33,9 @@ class UCRDataModule(SeriesDataModule):
     (``val_fraction=0`` trains on all of TRAIN and validates on nothing, the archive convention when
     reporting test accuracy).  Labels map to 0..K-1 with their names kept.  Normalisation: per-series
     z-score for UCR ``.tsv`` (the archive convention), optionally with a training-set-standardised
-    copy of each series (``keep_level``); per-channel training-set
-    statistics for UEA ``.ts``. Variable-length series are zero-padded per batch after normalisation
-    and the network's pooling ignores the padding.
+    copy of each series (``keep_level``); per-channel training-set statistics for UEA ``.ts``.
+    Variable-length series are zero-padded per batch after normalisation and the network's pooling
+    ignores the padding.
 
     Every series goes through the shared :class:`~ts_resnet.data.transforms.Preprocessor` (NaN repair,
     ``decimate``, normalisation), the same code ``classify`` replays from the checkpoint.
