@@ -106,9 +106,9 @@ class MultiScaleResNet1d(nn.Module):
             raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
         block_cls = MultiScaleBlock1d if block == "basic" else MultiScaleBottleneck1d
         block_config = BlockConfig(kernel_sizes=tuple(kernel_sizes),
-                                   dilations=None if dilations is None else tuple(dilations), fusion=fusion, branch_ratio=branch_ratio, se=se,
-                                   avg_down=avg_down, norm_layer=norm_layer, act_layer=act_layer,
-                                   fuse_convs=fuse_convs)
+                                   dilations=None if dilations is None else tuple(dilations), fusion=fusion,
+                                   branch_ratio=branch_ratio, se=se, avg_down=avg_down, norm_layer=norm_layer,
+                                   act_layer=act_layer, fuse_convs=fuse_convs)
 
         self.in_ch = in_ch
         self.num_classes = num_classes

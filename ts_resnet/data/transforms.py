@@ -23,10 +23,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import typing
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 from scipy import signal as sps
@@ -85,8 +84,8 @@ class PreprocessConfig:
     std: list[float] | None = None
 
     def __post_init__(self) -> None:
-        if self.normalize not in typing.get_args(NORMALIZE):
-            raise ValueError(f"normalize must be one of {list(typing.get_args(NORMALIZE))}, got {self.normalize!r}")
+        if self.normalize not in get_args(NORMALIZE):
+            raise ValueError(f"normalize must be one of {list(get_args(NORMALIZE))}, got {self.normalize!r}")
         if int(self.decimate) != self.decimate or self.decimate < 1:
             raise ValueError(f"decimate must be a positive integer, got {self.decimate!r}")
         self.decimate = int(self.decimate)
