@@ -245,14 +245,31 @@ def test_compare_cv_counts_series_and_applies_the_rule(tmp_path, capsys):
     verdicts = cmp.main([str(base), str(up), str(mixed), "--min-gain", "2", "--max-loss", "1"])
     assert verdicts == {"up.json": (2, True), "mixed.json": (0, False)}
     out = capsys.readouterr().out
-    assert "30 ->   31 of 36" in out and "24 ->   22 of 30    (-2)" in out
+    assert "30 ->   31 of 36" in out and "24 ->   22 of 30    (-2; 80.0 -> 73.3%)" in out
     # A looser rule (no gain needed, a set may lose two series) accepts the same candidate.
     assert cmp.main([str(base), str(mixed), "--min-gain", "0", "--max-loss", "2"]) == {"mixed.json": (0, True)}
+
+    # In mean points "mixed" is +2 of 36 (+5.56) and -2 of 30 (-6.67), on average -0.56: it clears a -2 bar
+    # when a set may lose 7 points and fails when only 6 may be lost. "up" (+2.78 and +3.33, mean +3.06)
+    # passes a 3-point bar and fails a 3.1 one.
+    assert cmp.main([str(base), str(mixed), "--min-mean-gain", "-2", "--max-loss", "0",
+                     "--max-loss-points", "7"]) == {"mixed.json": (0, True)}
+    assert cmp.main([str(base), str(mixed), "--min-mean-gain", "-2", "--max-loss", "0",
+                     "--max-loss-points", "6"]) == {"mixed.json": (0, False)}
+    assert "mean -0.56 points over 2 sets" in capsys.readouterr().out
+    assert cmp.main([str(base), str(up), "--min-mean-gain", "3"]) == {"up.json": (2, True)}
+    assert "mean +3.06 points over 2 sets" in capsys.readouterr().out
+    assert cmp.main([str(base), str(up), "--min-mean-gain", "3.1"]) == {"up.json": (2, False)}
 
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps([_cv_row("ArrowHead", 32 / 36 * 100, 36)]))
     assert cmp.main([str(base), str(partial)]) == {"partial.json": (2, True)}
     assert "not in partial.json: OliveOil (ours, seed 0)" in capsys.readouterr().out
+
+    three_folds = tmp_path / "three.json"  # all of TRAIN is held out at any K: the split must say which
+    three_folds.write_text(json.dumps([{**_cv_row("ArrowHead", 80.0, 36), "split": "dev-cv3"}]))
+    with pytest.raises(SystemExit, match="dev-cv5.*dev-cv3.*not the same folds"):
+        cmp.main([str(base), str(three_folds)])
 
     other_folds = tmp_path / "other.json"
     other_folds.write_text(json.dumps([_cv_row("ArrowHead", 80.0, 35)]))
