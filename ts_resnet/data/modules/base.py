@@ -63,6 +63,10 @@ class SignalDataModule(L.LightningDataModule):
         eval_stride: evaluation window stride in samples (default ``window // 2``).
         augment: training-only augmentations.
         seed: seed of the train/val/test split where the dataset has no official one.
+        drop_last: drop each training epoch's short last batch (when the training split holds more
+            than one batch). Without it a 20-series set at batch 16 alternates steps of 16 and 4
+            series, so half of its optimiser steps are on four series; every step is a full batch
+            with it. Evaluation always sees every record.
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class SignalDataModule(L.LightningDataModule):
         eval_stride: int | None = None,
         augment: Augment | None = None,
         seed: int = 0,
+        drop_last: bool = False,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -88,6 +93,7 @@ class SignalDataModule(L.LightningDataModule):
         self.eval_stride = eval_stride
         self.augment = augment
         self.seed = seed
+        self.drop_last = drop_last
         self.splits: dict[str, Split] = {}
         self.datasets: dict[str, SignalDataset] = {}
 
@@ -224,10 +230,13 @@ class SignalDataModule(L.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self.datasets:
             raise RuntimeError(f"{type(self).__name__} has no {split!r} split (available: {sorted(self.datasets)})")
+        dataset = self.datasets[split]
         return DataLoader(
-            self.datasets[split],
+            dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            # a split smaller than one batch keeps its one (short) batch rather than yielding none
+            drop_last=split == "train" and self.drop_last and len(dataset) > self.batch_size,
             num_workers=self.num_workers,
             collate_fn=collate_windows,
             pin_memory=torch.cuda.is_available(),
