@@ -74,7 +74,7 @@ def _run_fields(cli) -> dict:
     """What a row records about the training run itself (the recipe's size-dependent choices)."""
     dm = cli.datamodule
     return {"steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch, "batch_size": dm.batch_size,
-            "decimate": dm.preprocess.decimate}
+            "drop_last": dm.drop_last, "decimate": dm.preprocess.decimate}
 
 
 def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]) -> dict:

@@ -170,6 +170,25 @@ def test_auto_batch_size_rule(n, size):
     assert auto_batch_size(n) == size
 
 
+def test_drop_last_makes_every_training_step_a_full_batch():
+    # Chinatown's TRAIN has 20 series: at batch 16 an epoch is a step of 16 and a step of 4 unless the
+    # short batch is dropped; evaluation must still see every record
+    root = fixture("ucr")
+
+    def batches(split: str, **kw) -> list[int]:
+        dm = UCRDataModule(root=str(root), dataset="Chinatown", batch_size=None, **kw)
+        dm.setup("fit")
+        return [len(b["y"]) for b in getattr(dm, f"{split}_dataloader")()]
+
+    assert batches("train") == [16, 4]
+    assert batches("train", drop_last=True) == [16]
+    assert sum(batches("test", drop_last=True)) == 343  # all of TEST, short last batch included
+    # a training split no larger than one batch keeps its one batch instead of yielding none
+    dm = UCRDataModule(root=str(root), dataset="Chinatown", batch_size=32, drop_last=True)
+    dm.setup("fit")
+    assert [len(b["y"]) for b in dm.train_dataloader()] == [20]
+
+
 def test_preprocess_decimate_is_validated():
     from ts_resnet.data.transforms import PreprocessConfig
 

@@ -174,6 +174,18 @@ def test_benchmark_ucr_summary_counts_wins_and_ranks():
     assert "median wall s per set (ours, fit + test) 35" in text
 
 
+def test_benchmark_ucr_summary_of_a_baseline_alone():
+    # --baseline-only rows: the baseline leads the table, with its spread over seeds
+    bench = load("benchmark_ucr")
+    rows = [{"dataset": "A", "method": "MiniRocket", "acc": a, "wall_s": 1, "cpu_s": 1} for a in (90.0, 94.0)]
+    text = bench.summarize(rows, {"A": {"ResNet": 91.0, "InceptionTime": 93.0}}, ["A"])
+    assert "MiniRocket % (mean +- std)" in text and "92.0 +- 2.8" in text
+    assert "mean accuracy MiniRocket      92.00% over 1 sets" in text
+    assert "MiniRocket vs ResNet" in text and "wins/ties/losses 1/0/0" in text
+    with pytest.raises(SystemExit, match="--baseline-only needs --baseline"):
+        bench.main(["--root", str(fixture("ucr")), "--baseline-only"])
+
+
 def test_readme_commands_are_what_ci_runs():
     readme = (REPO / "README.md").read_text()
     ci = (REPO / ".ci" / "run").read_text()

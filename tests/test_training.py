@@ -68,6 +68,11 @@ def test_fast_dev_run_ucr_config(tmp_path):
     cli = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(root), "--data.dataset", "ItalyPowerDemand",
                    "--trainer.fast_dev_run=true"], tmp_path)
     assert cli.model.task == "multiclass" and cli.model.hparams.num_classes == 2
+    assert cli.datamodule.drop_last is False  # the recipe keeps each epoch's short last batch
+    full = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(root), "--data.dataset", "ItalyPowerDemand",
+                    "--trainer.fast_dev_run=true", "--data.init_args.drop_last=true"], tmp_path)
+    sizes = [len(b["y"]) for b in full.datamodule.train_dataloader()]
+    assert sizes == [16] * 4  # 67 series: the short batch of 3 is dropped
     uea = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(shared("uea")), "--data.dataset",
                    "JapaneseVowels", "--trainer.fast_dev_run=true"], tmp_path)
     assert uea.model.hparams.in_channels == 12 and uea.model.hparams.num_classes == 9
