@@ -242,10 +242,10 @@ def summarize(rows: list[dict], published: dict[str, dict[str, float]], names: l
     table: dict[str, dict[str, float]] = {}
     wall_s, cpu_s = [], 0.0
     for name in names:
-        ours = [r for r in rows if r["dataset"] == name and r["method"] == lead]
-        if not ours:
+        led = [r for r in rows if r["dataset"] == name and r["method"] == lead]
+        if not led:
             continue
-        accs = [r["acc"] for r in ours]
+        accs = [r["acc"] for r in led]
         row = {lead: statistics.fmean(accs)}
         for m in methods[1:]:
             other = [r["acc"] for r in rows if r["dataset"] == name and r["method"] == m]
@@ -253,11 +253,11 @@ def summarize(rows: list[dict], published: dict[str, dict[str, float]], names: l
         row.update(published.get(name, {k: math.nan for k in refs}))
         table[name] = row
         std = statistics.stdev(accs) if len(accs) > 1 else 0.0
-        w = statistics.fmean(r["wall_s"] for r in ours)
+        w = statistics.fmean(r["wall_s"] for r in led)
         wall_s.append(w)
         cpu_s += sum(r["cpu_s"] for r in rows if r["dataset"] == name)
         lines.append(f"{name:<24}{row[lead]:>14.1f} +- {std:<4.1f}" + "".join(f"{row[m]:>14.1f}" for m in cols[1:])
-                     + f"{w:>9.0f}{statistics.fmean(r['cpu_s'] for r in ours):>9.0f}")
+                     + f"{w:>9.0f}{statistics.fmean(r['cpu_s'] for r in led):>9.0f}")
     if not table:
         return "\n".join(lines)
     lines.append("")
