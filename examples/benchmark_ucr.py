@@ -71,10 +71,12 @@ def _scored_loader(cli, dev_val: float):
 
 
 def _run_fields(cli) -> dict:
-    """What a row records about the training run itself (the recipe's size-dependent choices)."""
+    """What a row records about the training run itself (the recipe's size-dependent choices, and the
+    network options set on top of the preset, so that rows of different candidates cannot be mixed up)."""
     dm = cli.datamodule
     return {"steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch, "batch_size": dm.batch_size,
-            "drop_last": dm.drop_last, "decimate": dm.preprocess.decimate}
+            "drop_last": dm.drop_last, "decimate": dm.preprocess.decimate,
+            "arch_options": cli.model.hparams.get("arch_options") or {}}
 
 
 def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]) -> dict:

@@ -96,3 +96,27 @@ def test_fine_tune_to_a_new_three_class_label_set():
                         limit_val_batches=0)
     trainer.fit(model, datamodule=dm)
     assert losses[-1] < losses[0]
+
+
+def test_fine_tune_a_model_with_stem_filters(tmp_path):
+    """A source trained with stem_filters: the same leads copy every tensor, stem convolution included;
+    fewer leads is a clear error (the fixed filters' channels reach past the first convolution)."""
+    options = {"stem_filters": True}
+    dm = SyntheticECGDataModule(num_records=40, batch_size=8, window=250)
+    source = SignalClassifier(arch="msresnet_tiny", arch_options=options, num_classes=5, in_channels=12,
+                              channels=LEADS, task="multilabel")
+    trainer = L.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, limit_val_batches=1, default_root_dir=tmp_path)
+    trainer.fit(source, datamodule=dm)
+    trainer.save_checkpoint(tmp_path / "src.ckpt")
+    src = load_classifier(tmp_path / "src.ckpt")
+    model = SignalClassifier(arch="msresnet_tiny", arch_options=options, num_classes=5, in_channels=12,
+                             channels=LEADS, class_names=src.class_names, task="multilabel",
+                             init_from=str(tmp_path / "src.ckpt"))
+    s, t = src.net.state_dict(), model.net.state_dict()
+    assert "stem.0.conv.weight" in t and set(s) == set(t)
+    for k in s:
+        torch.testing.assert_close(t[k], s[k])
+    with pytest.raises(ValueError, match="stem_filters; fine-tuning it to 2 channels is not supported"):
+        SignalClassifier(arch="msresnet_tiny", arch_options=options, num_classes=5, in_channels=2,
+                         channels=["V1", "II"], init_from=str(tmp_path / "src.ckpt"))

@@ -394,3 +394,59 @@ def test_folded_batchnorm_gives_the_same_outputs(name):
     x = torch.randn(2, 12, 500)
     with torch.no_grad():
         torch.testing.assert_close(folded(x), model(x), rtol=1e-4, atol=1e-4)
+
+
+def test_handcrafted_filters_detect_trends_and_peaks():
+    """The 17 fixed filters of Ismail-Fawaz et al. 2022: on a rising ramp only the increasing-trend
+    filters respond (more for longer ones), on a falling ramp only the decreasing ones; the peak
+    filters sum to zero, so they ignore a level and a ramp and respond at the top of a bump."""
+    from ts_resnet.handcrafted import HandCraftedFilters1d, handcrafted_filters
+
+    filters = handcrafted_filters()
+    assert [len(w) for w in filters] == [2, 4, 8, 16, 32, 64] * 2 + [6, 12, 24, 48, 96]
+    assert all(abs(w.sum()) < 1e-9 for w in filters)  # zero response to a constant level
+    bank = HandCraftedFilters1d(1)
+    ramp = torch.arange(300.0).view(1, 1, -1)
+    up, down = bank(ramp)[0, :, 150], bank(-ramp)[0, :, 150]  # far from the padded edges
+    torch.testing.assert_close(up[:6], torch.tensor([1.0, 2, 4, 8, 16, 32]))  # L/2 rises per filter
+    assert up[6:].abs().max() < 1e-3 and down[:6].abs().max() < 1e-3 and down[12:].abs().max() < 1e-3
+    torch.testing.assert_close(down[6:12], up[:6])
+    t = torch.arange(300.0)
+    bump = torch.exp(-0.5 * ((t - 150) / 4) ** 2).view(1, 1, -1)
+    peaks = bank(bump)[0, 12:]  # (5, 300)
+    assert peaks[0].argmax().item() in (149, 150, 151) and peaks[0, 150] > 0.3
+    assert peaks[:, :100].abs().max() < 1e-3  # flat far from the bump
+    # depthwise: each input channel gets its own 17 responses, the other channel does not leak in
+    two = HandCraftedFilters1d(2)(torch.cat([ramp, torch.zeros_like(ramp)], dim=1))
+    assert two.shape == (1, 34, 300) and two[0, 17:].abs().max() == 0
+    torch.testing.assert_close(two[0, :17], bank(ramp)[0])
+
+
+def test_stem_filters_option():
+    """stem_filters adds 17 fixed channels per input channel to the stem: nothing trains or is saved
+    for them, every block is still the identity at init, batch size 1 and short series work, and the
+    option travels through the network options a checkpoint stores."""
+    from ts_resnet.handcrafted import HybridStem1d
+    from ts_resnet.registry import build_network
+
+    torch.manual_seed(0)
+    plain = ts_resnet.create_model("msresnet_ucr", in_ch=2, num_classes=3)
+    net = build_network("msresnet_ucr", 2, 3, {"stem_filters": True})
+    assert isinstance(net.stem[0], HybridStem1d) and net.feature_info[0]["num_chs"] == 64 + 34
+    assert not any("filters" in k for k in net.state_dict())  # a non-persistent buffer
+    assert not any("filters" in n for n, _ in net.named_parameters())
+    extra = sum(p.numel() for p in net.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra == 2 * 34 + 34 * (32 + 128)  # stem norm + first block's 1x1 reduce and projection shortcut
+    for blk in net.blocks()[1:]:  # shape-preserving blocks: the identity at init
+        x = torch.rand(2, 128, 50)
+        with torch.no_grad():
+            torch.testing.assert_close(blk.eval()(x), x, rtol=0, atol=0)
+    net.train()
+    out = net(torch.randn(1, 2, 24))  # batch 1, a series shorter than the longest filter (96)
+    out.sum().backward()
+    assert out.shape == (1, 3) and net.stem[0].conv.weight.grad is not None
+    assert net.channels_last_problems() == ["stem.0: stem_filters"]
+    with pytest.raises(ValueError, match="odd stem_kernel"):
+        ts_resnet.create_model("msresnet_tiny", stem_filters=True, stem_kernel=8)
+    strided = ts_resnet.create_model("msresnet_tiny", in_ch=12, stem_filters=True)  # stem stride 2
+    assert strided(torch.randn(2, 12, 301)).shape == (2, 5)

@@ -454,3 +454,21 @@ def test_network_options_are_typed_end_to_end(tmp_path, capsys):
                                      "dilations": [1, 3], "fusion": "attention", "stem_width": 32}
     with pytest.raises(TypeError, match=r"unknown network options \['fusoin'\]"):
         NetworkOptions.parse({"fusoin": "sum"})
+
+
+def test_ucr_recipe_with_stem_filters_round_trips(tmp_path):
+    """--model.arch_options.stem_filters=true trains through the CLI; the checkpoint's card records it,
+    so the loaded classifier rebuilds the fixed filters (they are not in the state dict) and gives the
+    trained network's outputs."""
+    from ts_resnet.handcrafted import HybridStem1d
+    from ts_resnet.inference import load_classifier
+
+    cli = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(fixture("ucr")), "--data.dataset",
+                   "ItalyPowerDemand", "--trainer.max_steps=3", "--model.arch_options.stem_filters=true"], tmp_path)
+    path = cli.trainer.checkpoint_callback.last_model_path or cli.trainer.checkpoint_callback.best_model_path
+    clf = load_classifier(path)
+    assert clf.card.arch_options == {"stem_filters": True}
+    assert isinstance(clf.net.stem[0], HybridStem1d)
+    x = torch.randn(4, 1, 24)
+    with torch.no_grad():
+        torch.testing.assert_close(clf.net.eval()(x), cli.model.net.eval()(x))

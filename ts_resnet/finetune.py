@@ -25,7 +25,7 @@ from .data.transforms import lead_key
 from .inference import Classifier
 
 HEAD_PREFIX = "fc."
-FIRST_CONV = "stem.0.0.weight"  # the stem ConvNormAct1d's convolution
+FIRST_CONVS = ("stem.0.0.weight", "stem.0.conv.weight")  # the stem's convolution: plain, or beside stem_filters
 
 
 @dataclass
@@ -61,7 +61,14 @@ def transfer_weights(net: nn.Module, source: Classifier, *, class_names: list[st
     report = TransferReport()
     target = net.state_dict()
     src = source.net.state_dict()
-    mismatched = sorted(k for k in target if not k.startswith(HEAD_PREFIX) and k != FIRST_CONV
+    first_conv = next((k for k in FIRST_CONVS if k in target), FIRST_CONVS[0])
+    if (first_conv == FIRST_CONVS[1] and first_conv in src
+            and src[first_conv].shape[1] != target[first_conv].shape[1]):
+        # stem_filters give every input channel 17 fixed channels, so the channel count reaches past the
+        # first convolution (the stem norm and the first block); there is no lead mapping for those.
+        raise ValueError(f"init_from: the source network has {src[first_conv].shape[1]} input channels and "
+                         f"stem_filters; fine-tuning it to {target[first_conv].shape[1]} channels is not supported")
+    mismatched = sorted(k for k in target if not k.startswith(HEAD_PREFIX) and k != first_conv
                         and (k not in src or src[k].shape != target[k].shape))
     if mismatched:
         raise ValueError(
@@ -69,11 +76,11 @@ def transfer_weights(net: nn.Module, source: Classifier, *, class_names: list[st
             f"match this one: {len(mismatched)} tensors differ, e.g. {mismatched[:3]}; use the same arch and "
             "arch_options as the source model")
     for k in target:
-        if not k.startswith(HEAD_PREFIX) and k != FIRST_CONV:
+        if not k.startswith(HEAD_PREFIX) and k != first_conv:
             target[k].copy_(src[k])
             report.copied += 1
     # First convolution: by lead name, so lead subsets and orders map onto the source's leads.
-    w_src, w_dst = src[FIRST_CONV], target[FIRST_CONV]
+    w_src, w_dst = src[first_conv], target[first_conv]
     names_dst = list(channels) if channels else list(source.card.channels)[: w_dst.shape[1]]
     if len(names_dst) != w_dst.shape[1]:
         raise ValueError(f"init_from: {len(names_dst)} channel names for a network with {w_dst.shape[1]} inputs")

@@ -9,6 +9,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .handcrafted import HybridStem1d
 from .layers import (
     BlockConfig,
     ConvNormAct1d,
@@ -48,6 +49,9 @@ class MultiScaleResNet1d(nn.Module):
         stem_kernel: kernel length of the stem convolution.
         stem_stride: stride of the stem convolution.
         stem_pool: max-pool (stride 2) after the stem.
+        stem_filters: add 17 fixed hand-crafted filters per input channel (trend and peak detectors,
+            Ismail-Fawaz et al. 2022; :mod:`ts_resnet.handcrafted`) beside the stem convolution; no
+            parameters, ``17 * in_ch`` more stem channels.
         stage_strides: stride of each stage's first block.
         avg_down: ResNet-D shortcut (avg-pool + 1x1) when a block downsamples.
         se: squeeze-excitation after the fusion of every block.
@@ -80,6 +84,7 @@ class MultiScaleResNet1d(nn.Module):
         stem_kernel: int = 7,
         stem_stride: int = 2,
         stem_pool: bool = True,
+        stem_filters: bool = False,
         stage_strides: Sequence[int] | None = None,
         avg_down: bool = False,
         se: bool = False,
@@ -114,18 +119,24 @@ class MultiScaleResNet1d(nn.Module):
         self.num_classes = num_classes
         self.kernel_sizes = tuple(kernel_sizes)
 
-        self.stem = nn.Sequential(
-            ConvNormAct1d(in_ch, stem_width, stem_kernel, stem_stride, norm_layer=norm_layer, act_layer=act_layer),
-            nn.MaxPool1d(3, 2, padding=1) if stem_pool else nn.Identity(),
-        )
+        stem_conv: nn.Module
+        if stem_filters:
+            stem_conv = HybridStem1d(in_ch, stem_width, stem_kernel, stem_stride, norm_layer=norm_layer,
+                                     act_layer=act_layer)
+            stem_out = stem_conv.out_channels
+        else:
+            stem_conv = ConvNormAct1d(in_ch, stem_width, stem_kernel, stem_stride, norm_layer=norm_layer,
+                                      act_layer=act_layer)
+            stem_out = stem_width
+        self.stem = nn.Sequential(stem_conv, nn.MaxPool1d(3, 2, padding=1) if stem_pool else nn.Identity())
         reduction = stem_stride * (2 if stem_pool else 1)
         self.feature_info: list[dict[str, int | str]] = [
-            {"num_chs": stem_width, "reduction": reduction, "module": "stem"}
+            {"num_chs": stem_out, "reduction": reduction, "module": "stem"}
         ]
 
         total_blocks = sum(layers)
         block_idx = 0
-        ch = stem_width
+        ch = stem_out
         stages = []
         for i, (n_blocks, width, stride) in enumerate(zip(layers, widths, stage_strides)):
             out_ch = width * block_cls.expansion
@@ -199,6 +210,8 @@ class MultiScaleResNet1d(nn.Module):
                 problems.append(f"{name}: {type(m).__name__} (se, fusion='attention', avg_down)")
             elif isinstance(m, _MultiScaleResidual) and m.fused is not None:
                 problems.append(f"{name}: fuse_convs")
+            elif isinstance(m, HybridStem1d):
+                problems.append(f"{name}: stem_filters")
         return problems
 
     def set_channels_last(self, enabled: bool) -> None:
@@ -206,7 +219,7 @@ class MultiScaleResNet1d(nn.Module):
         layout (:mod:`ts_resnet.layout`): the same parameters, outputs and gradients (tested), and a
         faster training step on CPU. The state dict does not change; a ``ValueError`` lists the
         options that have no 2-D path (squeeze-excitation, attention fusion, ``avg_down``,
-        ``fuse_convs``, norms other than BatchNorm)."""
+        ``fuse_convs``, ``stem_filters``, norms other than BatchNorm)."""
         if enabled and (problems := self.channels_last_problems()):
             raise ValueError("no channels-last path for: " + "; ".join(problems))
         self.channels_last = bool(enabled)

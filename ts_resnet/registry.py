@@ -101,6 +101,7 @@ class NetworkOptions:
         stem_kernel: kernel length of the stem convolution.
         stem_stride: stride of the stem convolution.
         stem_pool: max-pool after the stem.
+        stem_filters: 17 fixed hand-crafted trend/peak filters per input channel beside the stem.
         stage_strides: stride of each stage's first block.
         avg_down: ResNet-D shortcut when a block downsamples.
         se: squeeze-excitation in every block.
@@ -124,6 +125,7 @@ class NetworkOptions:
     stem_kernel: int | None = None
     stem_stride: int | None = None
     stem_pool: bool | None = None
+    stem_filters: bool | None = None
     stage_strides: list[int] | None = None
     avg_down: bool | None = None
     se: bool | None = None
