@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layers import create_act
+
 TREND_LENGTHS = (2, 4, 8, 16, 32, 64)
 """Lengths of the increasing- and decreasing-trend filters; peak filters use ``TREND_LENGTHS[1:]``."""
 
@@ -92,7 +94,7 @@ class HybridStem1d(nn.Module):
         self.filters = HandCraftedFilters1d(in_ch, stride)
         self.out_channels = out_ch + self.filters.out_channels
         self.norm = norm_layer(self.out_channels)
-        self.act = act_layer()
+        self.act = create_act(act_layer)  # as every other block builds its activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.norm(torch.cat([self.conv(x), self.filters(x)], dim=1)))
