@@ -76,7 +76,8 @@ def _run_fields(cli) -> dict:
     dm = cli.datamodule
     return {"steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch, "batch_size": dm.batch_size,
             "drop_last": dm.drop_last, "decimate": dm.preprocess.decimate,
-            "arch_options": cli.model.hparams.get("arch_options") or {}}
+            "arch_options": cli.model.hparams.get("arch_options") or {},
+            "mixup_alpha": cli.model.hparams.get("mixup_alpha", 0.0)}
 
 
 def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]) -> dict:

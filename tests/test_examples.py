@@ -93,10 +93,12 @@ def test_benchmark_ucr(tmp_path):
     root = fixture("ucr")
     bench = load("benchmark_ucr")
     rows = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "ucr.json"),
-                       "--", "--trainer.max_steps=5", "--model.arch_options.stem_filters=true"])
+                       "--", "--trainer.max_steps=5", "--model.arch_options.stem_filters=true",
+                       "--model.mixup_alpha=0.4"])
     r = rows[0]
     assert r["dataset"] == "ItalyPowerDemand" and 0 <= r["acc"] <= 100 and r["split"] == "test"
     assert r["arch_options"] == {"stem_filters": True}  # what the candidate was, in the row
+    assert r["mixup_alpha"] == 0.4
     assert r["steps"] == 5 and r["cpu_s"] > 0 and r["batch_size"] == 16
     assert json.loads((tmp_path / "ucr.json").read_text())[0]["dataset"] == "ItalyPowerDemand"
     # --dev-val scores a part of TRAIN, never TEST

@@ -16,6 +16,7 @@ from .data.transforms import PreprocessConfig
 from .decisions import ThresholdMethod, fit_thresholds
 from .layout import choose_layout
 from .metrics import make_metrics
+from .mixup import mix_batch
 from .registry import NetworkOptions, build_network
 from .tasks import Task, TaskSpec, WindowAgg, aggregate_windows, check_task
 
@@ -36,6 +37,9 @@ class SignalClassifier(L.LightningModule):
         scheduler: ``"onecycle"`` (default), ``"cosine"`` or ``"none"``; ignored when the CLI is
             given ``--optimizer``/``--lr_scheduler``.
         label_smoothing: multi-class cross-entropy label smoothing.
+        mixup_alpha: mixup on training batches (:mod:`ts_resnet.mixup`): each batch is blended with
+            a shuffled copy of itself by ``lam ~ Beta(alpha, alpha)``, and so is the loss; 0 = off.
+            Needs one window per training record. Training metrics score the dominant label.
         class_weights: multi-class cross-entropy weights, one per class.
         pos_weight: multi-label/binary BCE positive weights, one per class.
         window_agg: how evaluation windows of a record are combined: ``"mean"`` or ``"max"``.
@@ -77,6 +81,7 @@ class SignalClassifier(L.LightningModule):
         weight_decay: float = 1e-2,
         scheduler: Literal["onecycle", "cosine", "none"] = "onecycle",
         label_smoothing: float = 0.0,
+        mixup_alpha: float = 0.0,
         class_weights: list[float] | None = None,
         pos_weight: list[float] | None = None,
         window_agg: WindowAgg = "mean",
@@ -131,6 +136,8 @@ class SignalClassifier(L.LightningModule):
         self.class_priors: list[float] | None = None  # training class frequencies, with prior_correction
         # per validation/test batch: (record probs, targets, ids, window logits, windows per record)
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor, torch.Tensor]] = []
+        if mixup_alpha < 0:
+            raise ValueError(f"mixup_alpha must be >= 0 (0 = off), got {mixup_alpha}")
         if freeze_backbone_epochs < 0 or not 0 < lr_layer_decay <= 1:
             raise ValueError("freeze_backbone_epochs must be >= 0 and lr_layer_decay in (0, 1]")
         self.transfer = None
@@ -172,7 +179,19 @@ class SignalClassifier(L.LightningModule):
         return loss, probs, logits_w
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")[0]
+        if not self.hparams.mixup_alpha:
+            return self._step(batch, "train")[0]
+        return self._mixup_step(batch)
+
+    def _mixup_step(self, batch: dict[str, Any]) -> torch.Tensor:
+        mixed = mix_batch(batch["x"], batch["n_windows"], self.hparams.mixup_alpha, batch.get("lengths"))
+        logits = self(mixed.x, mixed.lengths)  # one window per record (mix_batch checks)
+        y, y_partner = batch["y"], batch["y"][mixed.perm]
+        loss = mixed.lam * self.loss(logits, y) + (1.0 - mixed.lam) * self.loss(logits, y_partner)
+        probs = self.spec.probabilities(logits.detach().float(), self.temperature)
+        self.train_metrics.update(*self.spec.metric_inputs(probs, y if mixed.lam >= 0.5 else y_partner))
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=logits.shape[0])
+        return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._step(batch, "val")
