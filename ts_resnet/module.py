@@ -162,14 +162,23 @@ class SignalClassifier(L.LightningModule):
                               label_smoothing=self.hparams.label_smoothing)
 
     def _step(self, batch: dict[str, Any], stage: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        logits_w = self(batch["x"], batch.get("lengths"))
-        n = batch["n_windows"]
+        x, lengths, y, n = batch["x"], batch.get("lengths"), batch["y"], batch["n_windows"]
+        mixed = None
+        if stage == "train" and self.hparams.mixup_alpha:
+            mixed = mix_batch(x, n, self.hparams.mixup_alpha, lengths)  # one window per record (checked)
+            x, lengths = mixed.x, mixed.lengths
+        logits_w = self(x, lengths)
         # Loss on window-averaged logits; metrics on aggregated probabilities (mean or max).
         logits = aggregate_windows(logits_w, n, "mean")
-        loss = self.loss(logits, batch["y"])
+        if mixed is None:
+            loss = self.loss(logits, y)
+        else:  # the same blend of the losses against both label sets; metrics score the dominant one
+            y_partner = y[mixed.perm]
+            loss = mixed.lam * self.loss(logits, y) + (1.0 - mixed.lam) * self.loss(logits, y_partner)
+            y = y if mixed.lam >= 0.5 else y_partner
         probs = aggregate_windows(self.spec.probabilities(logits_w.float(), self.temperature), n, self.window_agg)
         metrics = getattr(self, f"{stage}_metrics")
-        metrics.update(*self.spec.metric_inputs(probs, batch["y"]))
+        metrics.update(*self.spec.metric_inputs(probs, y))
         if stage in ("val", "test"):  # kept for calibration, thresholds and the data set's decision metrics
             self._val_outputs.append((probs.detach().float(), batch["y"].detach(), list(batch["id"]),
                                       logits_w.detach().float(), n.detach()))
@@ -179,19 +188,7 @@ class SignalClassifier(L.LightningModule):
         return loss, probs, logits_w
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        if not self.hparams.mixup_alpha:
-            return self._step(batch, "train")[0]
-        return self._mixup_step(batch)
-
-    def _mixup_step(self, batch: dict[str, Any]) -> torch.Tensor:
-        mixed = mix_batch(batch["x"], batch["n_windows"], self.hparams.mixup_alpha, batch.get("lengths"))
-        logits = self(mixed.x, mixed.lengths)  # one window per record (mix_batch checks)
-        y, y_partner = batch["y"], batch["y"][mixed.perm]
-        loss = mixed.lam * self.loss(logits, y) + (1.0 - mixed.lam) * self.loss(logits, y_partner)
-        probs = self.spec.probabilities(logits.detach().float(), self.temperature)
-        self.train_metrics.update(*self.spec.metric_inputs(probs, y if mixed.lam >= 0.5 else y_partner))
-        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=logits.shape[0])
-        return loss
+        return self._step(batch, "train")[0]
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._step(batch, "val")
