@@ -76,6 +76,7 @@ def _run_fields(cli) -> dict:
     dm = cli.datamodule
     return {"steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch, "batch_size": dm.batch_size,
             "drop_last": dm.drop_last, "decimate": dm.preprocess.decimate,
+            "normalize": dm.preprocess.normalize,  # "zscore_level" where the level-channel rule fired
             "arch_options": cli.model.hparams.get("arch_options") or {},
             "mixup_alpha": cli.model.hparams.get("mixup_alpha", 0.0)}
 

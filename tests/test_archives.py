@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -123,8 +124,9 @@ def test_level_channels_only_for_sets_that_are_not_znormalised(tmp_path):
     # Chinatown (pedestrian counts, shipped un-normalised): the per-series z-score would discard each
     # day's volume, so the rule (keep_level=None) adds the standardised series as a second channel
     root = fixture("ucr")
-    assert UCRDataModule(root=str(root), dataset="Chinatown").in_channels == 1  # off by default, as the recipe
-    dm = UCRDataModule(root=str(root), dataset="Chinatown", keep_level=None, batch_size=None)
+    assert UCRDataModule(root=str(root), dataset="Chinatown", keep_level=False).in_channels == 1
+    dm = UCRDataModule(root=str(root), dataset="Chinatown", batch_size=None)  # None: the rule, as the recipe
+    assert dm.keep_level is None
     assert dm.preprocess.normalize == "zscore_level" and dm.in_channels == 2
     dm.setup("fit")
     train = dm.splits["train"].signals
@@ -146,6 +148,7 @@ def test_level_channels_only_for_sets_that_are_not_znormalised(tmp_path):
     assert znormalised(z)
     assert znormalised([*z, np.zeros((1, 50)), np.array([[np.nan, 1.0, -1.0]])])  # flat, NaN ignored
     assert not znormalised([*z, z[0] + 0.5]) and not znormalised([*z, 3 * z[0]])
+
     # in-memory series follow the same rule with normalize="auto"
     from ts_resnet.data.modules import ArrayDataModule
 
@@ -153,6 +156,63 @@ def test_level_channels_only_for_sets_that_are_not_znormalised(tmp_path):
     assert ArrayDataModule(np.concatenate(z * 2), labels, normalize="auto").preprocess.normalize == "zscore"
     raw = ArrayDataModule(rng.normal(3, 2, size=(10, 50)), labels, normalize="auto")
     assert raw.preprocess.normalize == "zscore_level" and raw.in_channels == 2
+
+
+def test_no_level_channels_when_a_class_has_one_training_series(tmp_path):
+    from ts_resnet.data.modules import ArrayDataModule, wants_level_channels
+
+    # Fungi's layout (one training series per class): nothing in TRAIN shows that the level varies
+    # within a class, so the rule keeps the per-series z-score alone
+    rng = np.random.default_rng(0)
+    raw = list(rng.normal(3, 2, size=(6, 1, 50)))
+    assert wants_level_channels(raw, ["a", "a", "b", "b", "c", "c"])
+    assert not wants_level_channels(raw, ["a", "a", "b", "b", "c", "d"])  # one class with one series is enough
+    z = [(s - s.mean()) / s.std() for s in raw]
+    assert not wants_level_channels(z, ["a", "a", "b", "b", "c", "c"])  # z-normalised already
+    labels = ["a", "b", "c", "d", "e", "f"]
+    assert ArrayDataModule(np.stack(raw), labels, normalize="auto").preprocess.normalize == "zscore"
+    # the same through the archive module: Chinatown's TRAIN cut to one series per class
+    src = fixture("ucr") / "Chinatown"
+    (tmp_path / "Chinatown").mkdir()
+    lines = (src / "Chinatown_TRAIN.tsv").read_text().splitlines()
+    first = {ln.split("\t", 1)[0]: ln for ln in reversed(lines)}
+    (tmp_path / "Chinatown" / "Chinatown_TRAIN.tsv").write_text("\n".join(first.values()) + "\n")
+    (tmp_path / "Chinatown" / "Chinatown_TEST.tsv").write_text((src / "Chinatown_TEST.tsv").read_text())
+    one_each = UCRDataModule(root=str(tmp_path), dataset="Chinatown")
+    assert len(one_each.raw_series()["TRAIN"][0]) == 2
+    assert one_each.preprocess.normalize == "zscore" and one_each.in_channels == 1
+    assert UCRDataModule(root=str(tmp_path), dataset="Chinatown", keep_level=True).in_channels == 2  # True forces it
+
+
+def _tsv_as_ts(src: Path, dst: Path, name: str) -> None:
+    """Rewrite a UCR ``.tsv`` as the ``.ts`` file timeseriesclassification.com/aeon ship for the same set."""
+    dst.mkdir(parents=True)
+    for split in ("TRAIN", "TEST"):
+        series, labels = read_ucr_tsv(src / f"{name}_{split}.tsv")
+        lines = [f"@problemName {name}", "@timeStamps false", "@univariate true",
+                 f"@classLabel true {' '.join(sorted(set(labels), key=int))}", "@data"]
+        lines += [",".join(repr(float(v)) for v in s[0]) + f":{y}" for s, y in zip(series, labels)]
+        (dst / f"{name}_{split}.ts").write_text("\n".join(lines) + "\n")
+
+
+def test_univariate_ts_gets_the_ucr_recipe_like_tsv(tmp_path):
+    # The UCR sets are also distributed as .ts: the recipe (per-series z-score, level channel rule)
+    # must follow the data, not the container, or a user with the .ts download trains another recipe
+    for name in ("GunPoint", "Chinatown"):
+        _tsv_as_ts(fixture("ucr") / name, tmp_path / name, name)
+    for name, keep_level, normalize in [("GunPoint", False, "zscore"), ("Chinatown", None, "zscore_level")]:
+        tsv = UCRDataModule(root=str(fixture("ucr")), dataset=name, keep_level=keep_level)
+        ts = UCRDataModule(root=str(tmp_path), dataset=name, keep_level=keep_level)
+        assert ts.source_name("TRAIN").endswith(".ts")
+        assert ts.preprocess == tsv.preprocess and ts.preprocess.normalize == normalize
+        assert ts.describe().class_names == tsv.describe().class_names
+        for dm in (tsv, ts):
+            dm.setup("test")
+        a, b = tsv.datasets["test"], ts.datasets["test"]
+        assert len(a) == len(b)
+        for i in (0, len(a) - 1):
+            np.testing.assert_allclose(b[i]["x"].numpy(), a[i]["x"].numpy(), rtol=1e-6, atol=1e-6)
+            assert int(b[i]["y"]) == int(a[i]["y"])
 
 
 def test_uea_level_option(tmp_path):

@@ -99,6 +99,7 @@ def test_benchmark_ucr(tmp_path):
     assert r["dataset"] == "ItalyPowerDemand" and 0 <= r["acc"] <= 100 and r["split"] == "test"
     assert r["arch_options"] == {"stem_filters": True}  # what the candidate was, in the row
     assert r["mixup_alpha"] == 0.4
+    assert r["normalize"] == "zscore"  # z-normalised set: the level-channel rule does not fire
     assert r["steps"] == 5 and r["cpu_s"] > 0 and r["batch_size"] == 16
     assert json.loads((tmp_path / "ucr.json").read_text())[0]["dataset"] == "ItalyPowerDemand"
     # --dev-val scores a part of TRAIN, never TEST

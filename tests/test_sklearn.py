@@ -69,13 +69,16 @@ def test_level_channels_learn_classes_that_differ_only_in_level(tmp_path):
     t = np.arange(50) / 50
     x = np.sin(2 * np.pi * (3 * t + rng.random((40, 1)))) + np.where(y == "high", 3.0, 0.0)[:, None]
     x = (x + 0.1 * rng.normal(size=x.shape)).astype(np.float32)
-    est = MultiScaleResNetClassifier(max_steps=60, normalize="auto", random_state=0).fit(x, y)
+    est = MultiScaleResNetClassifier(max_steps=60, random_state=0).fit(x, y)  # "auto", the recipe's rule
     assert est.classifier_.card.in_channels == 2 and est.classifier_.card.preprocess.normalize == "zscore_level"
     assert est.score(x, y) >= 0.9
     back = MultiScaleResNetClassifier.load(est.save(tmp_path / "level.ckpt"))
     np.testing.assert_allclose(back.predict_proba(x), est.predict_proba(x), atol=1e-6)
-    zscored = MultiScaleResNetClassifier(max_steps=2, random_state=0).fit(x, y)  # the default, as the recipe
+    zscored = MultiScaleResNetClassifier(max_steps=2, normalize="zscore", random_state=0).fit(x, y)
     assert zscored.classifier_.card.in_channels == 1
+    # one training series per class: the rule keeps the per-series z-score alone (Fungi's lesson)
+    single = MultiScaleResNetClassifier(max_steps=2, random_state=0).fit(x[:2], y[:2])
+    assert single.classifier_.card.in_channels == 1 and single.classifier_.card.preprocess.normalize == "zscore"
 
 
 def test_random_state_fixes_the_initial_weights_too():

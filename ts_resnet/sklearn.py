@@ -43,10 +43,12 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         weight_decay: AdamW weight decay (not on norms and biases).
         batch_size: None = 16/32/64/128 by the number of training series.
         max_length: decimate series longer than this (None = never); see ``UCRDataModule``.
-        normalize: ``"zscore"`` per series (the UCR convention and the recipe's), ``"dataset"``
-            per-channel statistics, ``"zscore_level"`` both (twice the channels), or ``"auto"``
-            (``"zscore_level"`` unless the series are z-normalised already; see ``UCRDataModule``'s
-            ``keep_level`` for what it did on the UCR benchmark).
+        normalize: ``"auto"`` (the recipe's rule, ``configs/ucr.yaml``'s ``keep_level: null``):
+            ``"zscore_level"`` when the training series are not z-normalised already and every class
+            has two or more of them (:func:`~ts_resnet.data.modules.wants_level_channels`), else
+            ``"zscore"``; or one of ``"zscore"`` per series (the UCR convention), ``"dataset"``
+            per-channel statistics, ``"zscore_level"`` both (twice the channels). See
+            ``UCRDataModule``'s ``keep_level`` for what the rule did on the UCR benchmark.
         augment_scale: amplitude scaling augmentation (fraction; 0 = none, the recipe's choice).
         augment_noise: Gaussian noise augmentation (standard deviation, normalised units; 0 = none).
         ema_decay: decay of the weight average that is kept as the model
@@ -59,7 +61,7 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, arch: str = "msresnet_ucr", kernel_sizes: tuple[int, ...] | None = None, max_steps: int = 1000,
                  lr: float = 3e-3, weight_decay: float = 0.05, batch_size: int | None = None,
-                 max_length: int | None = 256, normalize: str = "zscore", augment_scale: float = 0.0,
+                 max_length: int | None = 256, normalize: str = "auto", augment_scale: float = 0.0,
                  augment_noise: float = 0.0, ema_decay: float | None = 0.99, random_state: int | None = None,
                  device: str = "auto", verbose: bool = False) -> None:
         self.arch = arch

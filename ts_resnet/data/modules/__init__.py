@@ -4,7 +4,7 @@ from .base import DatasetInfo, FileDataModule, SignalDataModule, Split
 from .cinc import CinCDataModule
 from .folder import FolderDataModule
 from .ptbxl import PTBXLDataModule
-from .series import ArrayDataModule, SeriesDataModule, znormalised
+from .series import ArrayDataModule, SeriesDataModule, wants_level_channels, znormalised
 from .synthetic import SyntheticECGDataModule
 from .ucr import UCRDataModule
 
@@ -20,5 +20,6 @@ __all__ = [
     "Split",
     "SyntheticECGDataModule",
     "UCRDataModule",
+    "wants_level_channels",
     "znormalised",
 ]

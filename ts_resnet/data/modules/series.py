@@ -45,6 +45,24 @@ def znormalised(series: list[np.ndarray], tol: float = 0.05) -> bool:
     return True
 
 
+def wants_level_channels(series: list[np.ndarray], labels: list[str]) -> bool:
+    """The recipe's rule for level channels (``normalize="zscore_level"``): the training series are not
+    z-normalised already (:func:`znormalised`) and every class has at least two training series.
+
+    With one series per class nothing in TRAIN shows the network that the level varies within a
+    class, so it can learn the level as the class: on the UCR benchmark Fungi (18 classes of one
+    series) lost 21 points with level channels while the sets with several series per class gained
+    (BENCHMARKS.md, "Level channels"). That is also where the cross-validation that chose level
+    channels cannot be run. Both inputs are known before training.
+    """
+    if znormalised(series):
+        return False
+    counts: dict[str, int] = {}
+    for y in labels:
+        counts[y] = counts.get(y, 0) + 1
+    return min(counts.values(), default=0) >= 2
+
+
 def energy_below(series: list[np.ndarray], max_factor: int) -> dict[int, float]:
     """``{q: fraction of spectral energy below 1 / (2q) cycles per sample}`` for q = 1..max_factor,
     averaged over the (z-normalised, NaN-zeroed) series and their channels; the DC term is left out."""
@@ -166,9 +184,10 @@ class ArrayDataModule(SeriesDataModule):
         y_test: labels of ``x_test``.
         class_names: label order (default: sorted training labels).
         normalize: ``"zscore"`` per series (UCR convention), ``"dataset"`` per-channel training-set
-            statistics, ``"zscore_level"`` both (twice the channels), or ``"auto"``: ``"zscore"`` when the
-            training series are z-normalised already (:func:`znormalised`), else ``"zscore_level"``
-            (the UCR recipe's rule, :class:`UCRDataModule`'s ``keep_level=None``).
+            statistics, ``"zscore_level"`` both (twice the channels), or ``"auto"``: ``"zscore_level"``
+            when :func:`wants_level_channels` (the training series are not z-normalised and every
+            class has two or more of them), else ``"zscore"`` (the UCR recipe's rule,
+            :class:`UCRDataModule`'s ``keep_level=None``).
     """
 
     id_prefix = "array"
@@ -191,7 +210,7 @@ class ArrayDataModule(SeriesDataModule):
     def default_preprocess(self) -> PreprocessConfig:
         normalize = self._normalize
         if normalize == "auto":
-            normalize = "zscore" if znormalised(self._x) else "zscore_level"
+            normalize = "zscore_level" if wants_level_channels(self._x, self._y) else "zscore"
         return PreprocessConfig(normalize=normalize, nan_policy="interpolate")
 
     def describe(self) -> DatasetInfo:

@@ -11,9 +11,9 @@ import numpy as np
 from ..archives import read_ucr_tsv, read_uea_ts
 from ..transforms import PreprocessConfig
 from .base import DatasetInfo
-from .series import SeriesDataModule, auto_batch_size, energy_below, znormalised
+from .series import SeriesDataModule, auto_batch_size, energy_below, wants_level_channels, znormalised
 
-__all__ = ["UCRDataModule", "archive_file", "auto_batch_size", "energy_below", "znormalised"]
+__all__ = ["UCRDataModule", "archive_file", "auto_batch_size", "energy_below", "wants_level_channels", "znormalised"]
 
 
 def archive_file(root: str | Path, dataset: str, split: str) -> Path:
@@ -32,8 +32,10 @@ class UCRDataModule(SeriesDataModule):
     Official TRAIN/TEST split; a stratified validation split is carved from TRAIN
     (``val_fraction=0`` trains on all of TRAIN and validates on nothing, the archive convention when
     reporting test accuracy).  Labels map to 0..K-1 with their names kept.  Normalisation: per-series
-    z-score for UCR ``.tsv`` (the archive convention), optionally with a training-set-standardised
-    copy of each series (``keep_level``); per-channel training-set statistics for UEA ``.ts``.
+    z-score for univariate sets (the UCR archive's convention), optionally with a training-set-standardised
+    copy of each series (``keep_level``); per-channel training-set statistics for multivariate (UEA) sets.
+    It follows the number of channels, not the file format, because the UCR sets are also distributed as
+    ``.ts`` (timeseriesclassification.com, aeon): the same set must get the same recipe from either file.
     Variable-length series are zero-padded per batch after normalisation and the network's pooling
     ignores the padding.
 
@@ -45,18 +47,20 @@ class UCRDataModule(SeriesDataModule):
         dataset: dataset name, e.g. ``ECG5000`` or ``JapaneseVowels``.
         keep_level: also give the network every channel standardised with training-set statistics,
             beside its per-series z-score (``normalize="zscore_level"``: twice the channels), so each
-            series' level and amplitude are not thrown away. None = when the training series are not
-            z-normalised already (:func:`znormalised`; in the archive, most of its 2018 additions, e.g.
-            DodgerLoopDay's traffic counts or PowerCons' kilowatts). False by default, as in
-            ``configs/ucr.yaml``: on the benchmark it won big on some sets (DodgerLoopDay +12 points,
-            AllGestureWiimoteX +6) and lost 21 on Fungi, whose 18 training series are one per class
-            (BENCHMARKS.md, "Level channels"). UEA ``.ts`` sets are standardised with training-set
-            statistics either way; ``True`` adds the per-series z-score beside them.
+            series' level and amplitude are not thrown away. None (the default, as in
+            ``configs/ucr.yaml``) = :func:`wants_level_channels`: when the training series are not
+            z-normalised already (in the archive, most of its 2018 additions, e.g. DodgerLoopDay's
+            traffic counts or PowerCons' kilowatts) and every class has at least two of them. On the
+            benchmark it won big on some sets (DodgerLoopDay +12 points, AllGestureWiimoteX +6, and
+            PickupGestureWiimoteZ +11, a set no recipe decision had seen) and lost 21 on Fungi, whose
+            18 training series are one per class, hence the second condition (BENCHMARKS.md, "Level
+            channels"). False = per-series z-score only. Multivariate (UEA) sets are standardised
+            with training-set statistics either way; ``True`` adds the per-series z-score beside them.
         **kwargs: :class:`SeriesDataModule`'s ``val_fraction``, ``max_length``, ``keep_energy`` and
             ``batch_size`` (None = the size rule), and every data module's arguments.
     """
 
-    def __init__(self, root: str, dataset: str, keep_level: bool | None = False, **kwargs: Any) -> None:
+    def __init__(self, root: str, dataset: str, keep_level: bool | None = None, **kwargs: Any) -> None:
         self.root = Path(root)
         self.dataset = dataset
         self.keep_level = keep_level
@@ -64,14 +68,16 @@ class UCRDataModule(SeriesDataModule):
         super().__init__(**kwargs)
 
     def default_preprocess(self) -> PreprocessConfig:
-        # UCR series: per-series z-score, the archive's convention. UEA dimensions carry information
-        # in their level (JapaneseVowels' LPC cepstra: 78.6% test accuracy with per-series z-score,
-        # 98.9% with per-channel training-set statistics), so .ts sets are standardised that way.
-        uea = self._file("TRAIN").suffix == ".ts"
+        # Univariate (UCR) series: per-series z-score, the archive's convention and what the recipe was
+        # benchmarked with, whichever file format the set came in. Multivariate (UEA) dimensions carry
+        # information in their level (JapaneseVowels' LPC cepstra: 78.6% test accuracy with per-series
+        # z-score, 98.9% with per-channel training-set statistics), so they are standardised that way.
+        train = self._raw["TRAIN"][0]
+        multivariate = train[0].shape[0] > 1
         keep = self.keep_level
         if keep is None:
-            keep = not uea and not znormalised(self._raw["TRAIN"][0])
-        if uea:
+            keep = not multivariate and wants_level_channels(train, self._raw["TRAIN"][1])
+        if multivariate:
             return PreprocessConfig(normalize="zscore_level" if keep else "dataset", nan_policy="interpolate")
         return PreprocessConfig(normalize="zscore_level" if keep else "zscore", nan_policy="interpolate")
 
