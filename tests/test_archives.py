@@ -184,6 +184,27 @@ def test_no_level_channels_when_a_class_has_one_training_series(tmp_path):
     assert UCRDataModule(root=str(tmp_path), dataset="Chinatown", keep_level=True).in_channels == 2  # True forces it
 
 
+def test_in_memory_series_get_the_archive_modules_normalisation():
+    from ts_resnet.data.modules import ArrayDataModule, recipe_normalize
+
+    # normalize="auto" (the estimator's default) is the UCR/UEA modules' keep_level=None, one function
+    rng = np.random.default_rng(0)
+    multi = rng.normal(3, 2, size=(6, 3, 40))
+    labels = ["a", "b"] * 3
+    assert recipe_normalize(list(multi), labels) == "dataset"  # UEA: per-channel training-set statistics
+    dm = ArrayDataModule(multi, labels, normalize="auto")
+    assert dm.preprocess.normalize == "dataset" and dm.in_channels == 3
+    uea = UCRDataModule(root=str(shared("uea")), dataset="BasicMotions")
+    series, names = uea.raw_series()["TRAIN"]
+    assert uea.preprocess.normalize == recipe_normalize(series, names) == "dataset"
+    assert UCRDataModule(root=str(shared("uea")), dataset="BasicMotions", keep_level=False).preprocess.normalize == "dataset"
+    for name in ("Chinatown", "GunPoint"):  # univariate: the level rule, then the per-series z-score
+        ucr = UCRDataModule(root=str(fixture("ucr")), dataset=name)
+        series, names = ucr.raw_series()["TRAIN"]
+        assert ucr.preprocess.normalize == recipe_normalize(series, names)
+        assert ArrayDataModule(series, names, normalize="auto").preprocess.normalize == ucr.preprocess.normalize
+
+
 def _tsv_as_ts(src: Path, dst: Path, name: str) -> None:
     """Rewrite a UCR ``.tsv`` as the ``.ts`` file timeseriesclassification.com/aeon ship for the same set."""
     dst.mkdir(parents=True)

@@ -43,10 +43,11 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         weight_decay: AdamW weight decay (not on norms and biases).
         batch_size: None = 16/32/64/128 by the number of training series.
         max_length: decimate series longer than this (None = never); see ``UCRDataModule``.
-        normalize: ``"auto"`` (the recipe's rule, ``configs/ucr.yaml``'s ``keep_level: null``):
-            ``"zscore_level"`` when the training series are not z-normalised already and every class
-            has two or more of them (:func:`~ts_resnet.data.modules.wants_level_channels`), else
-            ``"zscore"``; or one of ``"zscore"`` per series (the UCR convention), ``"dataset"``
+        normalize: ``"auto"``: the UCR/UEA recipe's choice (``configs/ucr.yaml``'s
+            ``keep_level: null``, :func:`~ts_resnet.data.modules.recipe_normalize`): multivariate
+            series get per-channel training-set statistics, univariate ones a per-series z-score plus
+            level channels when they are not z-normalised already and every class has two or more
+            training series. Or one of ``"zscore"`` per series (the UCR convention), ``"dataset"``
             per-channel statistics, ``"zscore_level"`` both (twice the channels). See
             ``UCRDataModule``'s ``keep_level`` for what the rule did on the UCR benchmark.
         augment_scale: amplitude scaling augmentation (fraction; 0 = none, the recipe's choice).

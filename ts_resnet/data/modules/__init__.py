@@ -4,7 +4,7 @@ from .base import DatasetInfo, FileDataModule, SignalDataModule, Split
 from .cinc import CinCDataModule
 from .folder import FolderDataModule
 from .ptbxl import PTBXLDataModule
-from .series import ArrayDataModule, SeriesDataModule, wants_level_channels, znormalised
+from .series import ArrayDataModule, SeriesDataModule, recipe_normalize, wants_level_channels, znormalised
 from .synthetic import SyntheticECGDataModule
 from .ucr import UCRDataModule
 
@@ -20,6 +20,7 @@ __all__ = [
     "Split",
     "SyntheticECGDataModule",
     "UCRDataModule",
+    "recipe_normalize",
     "wants_level_channels",
     "znormalised",
 ]

@@ -11,9 +11,17 @@ import numpy as np
 from ..archives import read_ucr_tsv, read_uea_ts
 from ..transforms import PreprocessConfig
 from .base import DatasetInfo
-from .series import SeriesDataModule, auto_batch_size, energy_below, wants_level_channels, znormalised
+from .series import SeriesDataModule, auto_batch_size, energy_below, recipe_normalize, wants_level_channels, znormalised
 
-__all__ = ["UCRDataModule", "archive_file", "auto_batch_size", "energy_below", "wants_level_channels", "znormalised"]
+__all__ = [
+    "UCRDataModule",
+    "archive_file",
+    "auto_batch_size",
+    "energy_below",
+    "recipe_normalize",
+    "wants_level_channels",
+    "znormalised",
+]
 
 
 def archive_file(root: str | Path, dataset: str, split: str) -> Path:
@@ -68,18 +76,16 @@ class UCRDataModule(SeriesDataModule):
         super().__init__(**kwargs)
 
     def default_preprocess(self) -> PreprocessConfig:
-        # Univariate (UCR) series: per-series z-score, the archive's convention and what the recipe was
-        # benchmarked with, whichever file format the set came in. Multivariate (UEA) dimensions carry
-        # information in their level (JapaneseVowels' LPC cepstra: 78.6% test accuracy with per-series
-        # z-score, 98.9% with per-channel training-set statistics), so they are standardised that way.
-        train = self._raw["TRAIN"][0]
-        multivariate = train[0].shape[0] > 1
-        keep = self.keep_level
-        if keep is None:
-            keep = not multivariate and wants_level_channels(train, self._raw["TRAIN"][1])
-        if multivariate:
-            return PreprocessConfig(normalize="zscore_level" if keep else "dataset", nan_policy="interpolate")
-        return PreprocessConfig(normalize="zscore_level" if keep else "zscore", nan_policy="interpolate")
+        # One rule for this module and ArrayDataModule(normalize="auto"): it follows the number of
+        # channels, not the file format, so a UCR set read from .ts trains as from .tsv
+        train, labels, _ = self._raw["TRAIN"]
+        if self.keep_level is None:
+            normalize = recipe_normalize(train, labels)
+        elif self.keep_level:
+            normalize = "zscore_level"
+        else:
+            normalize = "dataset" if train[0].shape[0] > 1 else "zscore"
+        return PreprocessConfig(normalize=normalize, nan_policy="interpolate")
 
     def _file(self, split: str) -> Path:
         return archive_file(self.root, self.dataset, split)
