@@ -12,6 +12,7 @@ the archive files; :class:`ArrayDataModule` takes arrays (the scikit-learn estim
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -55,25 +56,24 @@ def wants_level_channels(series: list[np.ndarray], labels: list[str]) -> bool:
     (BENCHMARKS.md, "Level channels"). That is also where the cross-validation that chose level
     channels cannot be run. Both inputs are known before training.
     """
-    if znormalised(series):
-        return False
-    counts: dict[str, int] = {}
-    for y in labels:
-        counts[y] = counts.get(y, 0) + 1
-    return min(counts.values(), default=0) >= 2
+    return not znormalised(series) and min(Counter(labels).values(), default=0) >= 2
 
 
-def recipe_normalize(series: list[np.ndarray], labels: list[str]) -> str:
+def recipe_normalize(series: list[np.ndarray], labels: list[str], keep_level: bool | None = None) -> str:
     """The UCR/UEA recipe's normalisation for these training series (``PreprocessConfig.normalize``).
 
     Multivariate (UEA) sets: ``"dataset"``, per-channel training-set statistics, since their channels'
     levels carry information (JapaneseVowels' LPC cepstra: 78.6% test accuracy with per-series
     z-scores, 98.9% this way). Univariate (UCR) sets: the per-series z-score, the archive's convention,
-    plus the level channels (``"zscore_level"``) where :func:`wants_level_channels`.
+    plus the level channels (``"zscore_level"``) where :func:`wants_level_channels`. ``keep_level``
+    (:class:`UCRDataModule`'s) overrides the level rule: True always adds the level-keeping copy
+    beside the per-series z-score, False never does.
     """
+    if keep_level:
+        return "zscore_level"
     if series and series[0].shape[0] > 1:
         return "dataset"
-    return "zscore_level" if wants_level_channels(series, labels) else "zscore"
+    return "zscore_level" if keep_level is None and wants_level_channels(series, labels) else "zscore"
 
 
 def energy_below(series: list[np.ndarray], max_factor: int) -> dict[int, float]:

@@ -11,17 +11,9 @@ import numpy as np
 from ..archives import read_ucr_tsv, read_uea_ts
 from ..transforms import PreprocessConfig
 from .base import DatasetInfo
-from .series import SeriesDataModule, auto_batch_size, energy_below, recipe_normalize, wants_level_channels, znormalised
+from .series import SeriesDataModule, auto_batch_size, energy_below, recipe_normalize, znormalised
 
-__all__ = [
-    "UCRDataModule",
-    "archive_file",
-    "auto_batch_size",
-    "energy_below",
-    "recipe_normalize",
-    "wants_level_channels",
-    "znormalised",
-]
+__all__ = ["UCRDataModule", "archive_file", "auto_batch_size", "energy_below", "znormalised"]
 
 
 def archive_file(root: str | Path, dataset: str, split: str) -> Path:
@@ -56,7 +48,7 @@ class UCRDataModule(SeriesDataModule):
         keep_level: also give the network every channel standardised with training-set statistics,
             beside its per-series z-score (``normalize="zscore_level"``: twice the channels), so each
             series' level and amplitude are not thrown away. None (the default, as in
-            ``configs/ucr.yaml``) = :func:`wants_level_channels`: when the training series are not
+            ``configs/ucr.yaml``) = :func:`~ts_resnet.data.modules.wants_level_channels`: when the training series are not
             z-normalised already (in the archive, most of its 2018 additions, e.g. DodgerLoopDay's
             traffic counts or PowerCons' kilowatts) and every class has at least two of them. On the
             benchmark it won big on some sets (DodgerLoopDay +12 points, AllGestureWiimoteX +6, and
@@ -79,13 +71,7 @@ class UCRDataModule(SeriesDataModule):
         # One rule for this module and ArrayDataModule(normalize="auto"): it follows the number of
         # channels, not the file format, so a UCR set read from .ts trains as from .tsv
         train, labels, _ = self._raw["TRAIN"]
-        if self.keep_level is None:
-            normalize = recipe_normalize(train, labels)
-        elif self.keep_level:
-            normalize = "zscore_level"
-        else:
-            normalize = "dataset" if train[0].shape[0] > 1 else "zscore"
-        return PreprocessConfig(normalize=normalize, nan_policy="interpolate")
+        return PreprocessConfig(normalize=recipe_normalize(train, labels, self.keep_level), nan_policy="interpolate")
 
     def _file(self, split: str) -> Path:
         return archive_file(self.root, self.dataset, split)
