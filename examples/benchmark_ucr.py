@@ -35,7 +35,8 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -52,18 +53,21 @@ def read_published(root: Path) -> dict[str, dict[str, float]]:
                 for row in csv.DictReader(fh)}
 
 
-def _fit(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]):
-    """One LightningCLI ``fit`` of the recipe on TRAIN (minus the dev split); returns the CLI."""
+@contextmanager
+def _fitted(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]) -> Iterator:
+    """One LightningCLI ``fit`` of the recipe on TRAIN (minus the dev split); yields the CLI for scoring.
+    The run's folder (LightningCLI writes its config.yaml there) is removed afterwards: a 30-set, 3-seed
+    run would otherwise leave 90 folders in the temp directory."""
     from ts_resnet.cli.train import run_lightning_cli
 
-    workdir = tempfile.mkdtemp(prefix=f"ucr-{dataset}-")
-    args = ["fit", "-c", config, f"--trainer.default_root_dir={workdir}", "--data.root", root, "--data.dataset", dataset,
-            f"--seed_everything={seed}", "--trainer.enable_progress_bar=false", "--trainer.logger=false",
-            "--trainer.enable_checkpointing=false"]
-    if dev_val > 0:
-        # hold out part of TRAIN; validate only once, at the end
-        args += [f"--data.val_fraction={dev_val}", "--trainer.limit_val_batches=0"]
-    return run_lightning_cli(args + extra)
+    with tempfile.TemporaryDirectory(prefix=f"ucr-{dataset}-") as workdir:
+        args = ["fit", "-c", config, f"--trainer.default_root_dir={workdir}", "--data.root", root, "--data.dataset",
+                dataset, f"--seed_everything={seed}", "--trainer.enable_progress_bar=false", "--trainer.logger=false",
+                "--trainer.enable_checkpointing=false"]
+        if dev_val > 0:
+            # hold out part of TRAIN; validate only once, at the end
+            args += [f"--data.val_fraction={dev_val}", "--trainer.limit_val_batches=0"]
+        yield run_lightning_cli(args + extra)
 
 
 def _scored_loader(cli, dev_val: float):
@@ -84,17 +88,17 @@ def _run_fields(cli) -> dict:
 def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]) -> dict:
     """Fit the recipe on TRAIN (minus the dev split) and score TEST (or the dev split) once."""
     wall, cpu = time.perf_counter(), time.process_time()
-    cli = _fit(root, dataset, config, seed, dev_val, extra)
-    fit_s = time.perf_counter() - wall
-    if dev_val > 0:
-        cli.trainer.limit_val_batches = 1.0
-        metrics = cli.trainer.validate(cli.model, dataloaders=_scored_loader(cli, dev_val), verbose=False)[0]
-        acc = 100 * metrics["val/acc"]
-    else:
-        acc = 100 * cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]["test/acc"]
-    return {"dataset": dataset, "method": "ours", "seed": seed, "acc": acc, "fit_s": fit_s,
-            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, **_run_fields(cli),
-            "split": "dev-val" if dev_val > 0 else "test"}
+    with _fitted(root, dataset, config, seed, dev_val, extra) as cli:
+        fit_s = time.perf_counter() - wall
+        if dev_val > 0:
+            cli.trainer.limit_val_batches = 1.0
+            metrics = cli.trainer.validate(cli.model, dataloaders=_scored_loader(cli, dev_val), verbose=False)[0]
+            acc = 100 * metrics["val/acc"]
+        else:
+            acc = 100 * cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]["test/acc"]
+        return {"dataset": dataset, "method": "ours", "seed": seed, "acc": acc, "fit_s": fit_s,
+                "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, **_run_fields(cli),
+                "split": "dev-val" if dev_val > 0 else "test"}
 
 
 def run_ensemble(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str],
@@ -109,17 +113,18 @@ def run_ensemble(root: str, dataset: str, config: str, seed: int, dev_val: float
     summed, labels, first = None, None, None
     for k in range(size):
         w0, c0 = time.perf_counter(), time.process_time()
-        cli = _fit(root, dataset, config, seed + 1000 * k, dev_val, extra)
-        loader = _scored_loader(cli, dev_val)
-        # Lightning's predict loop: eval mode, no grad, the averaged (EMA) weights the recipe keeps
-        probs = torch.cat([out["probs"] for out in cli.trainer.predict(cli.model, dataloaders=loader)])
-        if labels is None:  # the loaders are unshuffled, so every member scores the records in one order
-            labels = torch.cat([batch["y"] for batch in loader])
-        summed = probs if summed is None else summed + probs
-        if k == 0:
-            first = {"dataset": dataset, "method": "ours", "seed": seed,
-                     "acc": 100 * float((probs.argmax(1) == labels).float().mean()),
-                     "wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0, **_run_fields(cli)}
+        with _fitted(root, dataset, config, seed + 1000 * k, dev_val, extra) as cli:
+            loader = _scored_loader(cli, dev_val)
+            # Lightning's predict loop: eval mode, no grad, the averaged (EMA) weights the recipe keeps
+            probs = torch.cat([out["probs"] for out in cli.trainer.predict(cli.model, dataloaders=loader)])
+            if labels is None:  # the loaders are unshuffled, so every member scores the records in one order
+                labels = torch.cat([batch["y"] for batch in loader])
+            summed = probs if summed is None else summed + probs
+            if k == 0:
+                first = {"dataset": dataset, "method": "ours", "seed": seed,
+                         "acc": 100 * float((probs.argmax(1) == labels).float().mean()),
+                         "wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0,
+                         **_run_fields(cli)}
     split = "dev-val" if dev_val > 0 else "test"
     # the ensemble row's wall/CPU seconds are those of its other members only, so that the summary's
     # total (which adds every row) counts the first member once; total_* are the ensemble's whole cost

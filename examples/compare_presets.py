@@ -30,9 +30,10 @@ def _fit_test(args: list[str]) -> tuple[dict, float]:
     from ts_resnet.cli.train import run_lightning_cli
 
     start = time.perf_counter()
-    cli = run_lightning_cli(["fit", *args, f"--trainer.default_root_dir={tempfile.mkdtemp()}", *QUIET])
-    seconds = time.perf_counter() - start
-    return cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0], seconds
+    with tempfile.TemporaryDirectory(prefix="compare-presets-") as workdir:  # removed after the test pass
+        cli = run_lightning_cli(["fit", *args, f"--trainer.default_root_dir={workdir}", *QUIET])
+        seconds = time.perf_counter() - start
+        return cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0], seconds
 
 
 def ucr_ecg(preset: str, root: str, dataset: str, seed: int, steps: int | None) -> dict:

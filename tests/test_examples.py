@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 
 import pytest
 from conftest import REPO, fixture
@@ -13,6 +14,17 @@ EXAMPLES = REPO / "examples"
 
 def load(name: str):
     return load_script(EXAMPLES / f"{name}.py")
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    """An empty folder that ``tempfile`` hands out instead of the system's, so a test can see whether a
+    script leaves its runs' folders (LightningCLI writes a config.yaml into each) behind: benchmark_ucr
+    used to leave one per fit. torch's own compile cache may appear there too; it is not a run folder."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 def test_every_example_is_covered():
@@ -68,13 +80,14 @@ def test_benchmark_gpu_script_runs_on_cpu(tmp_path):
     assert json.loads(out.read_text())[0]["batch_size"] == 8
 
 
-def test_compare_presets_runs(tmp_path):
+def test_compare_presets_runs(tmp_path, scratch):
     rows = load("compare_presets").main(["--presets", "msresnet_tiny", "--ucr-root", str(fixture("ucr")),
                                          "--ucr-sets", "GunPoint", "--ucr-steps", "3", "--records", "40",
                                          "--epochs", "1", "--json", str(tmp_path / "p.json")])
     assert [r["metric"] for r in rows] == ["test acc %", "test macro AUROC"]
     assert 0 <= rows[0]["value"] <= 100 and 0 <= rows[1]["value"] <= 1
     assert json.loads((tmp_path / "p.json").read_text()) == rows
+    assert list(scratch.rglob("config.yaml")) == []  # each fit's folder is removed after its test pass
 
 
 def test_peers_match_their_published_shapes():
@@ -89,7 +102,7 @@ def test_peers_match_their_published_shapes():
     assert sum(p.numel() for p in ms.parameters()) > 2e6
 
 
-def test_benchmark_ucr(tmp_path):
+def test_benchmark_ucr(tmp_path, scratch):
     root = fixture("ucr")
     bench = load("benchmark_ucr")
     rows = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "ucr.json"),
@@ -111,6 +124,7 @@ def test_benchmark_ucr(tmp_path):
                      "--", "--trainer.max_steps=3"])[0]
     assert cv["split"] == "dev-cv2" and cv["held_out"] == 67 and len(cv["fold_acc"]) == 2
     assert min(cv["fold_acc"]) <= cv["acc"] <= max(cv["fold_acc"])
+    assert list(scratch.rglob("config.yaml")) == []  # no fit leaves its folder behind (they piled up in /tmp)
 
 
 @pytest.mark.parametrize("fmt", ["tsv", "ts"])
@@ -228,7 +242,7 @@ def test_minirocket_baseline_leaves_torch_threads_alone():
     assert row["method"] == "MiniRocket" and 50 < row["acc"] <= 100
 
 
-def test_benchmark_ucr_ensemble(tmp_path):
+def test_benchmark_ucr_ensemble(tmp_path, scratch):
     """``--ensemble N`` averages N networks' probabilities; its first member is the single network of the
     seed, scored through the predict loop exactly as ``trainer.test`` scores it."""
     root, bench = fixture("ucr"), load("benchmark_ucr")
@@ -242,6 +256,7 @@ def test_benchmark_ucr_ensemble(tmp_path):
     assert sorted(r["method"] for r in rows) == ["ensemble2", "ours"]
     with pytest.raises(SystemExit, match="--ensemble"):
         bench.main(["--root", str(root), "--ensemble", "2", "--dev-folds", "3"])
+    assert list(scratch.rglob("config.yaml")) == []  # every member's run folder is removed after scoring
 
 
 def _cv_row(dataset, acc, held_out, seed=0, method="ours"):
