@@ -57,7 +57,8 @@ def max_pool1d_as_2d(pool: nn.MaxPool1d, x: torch.Tensor) -> torch.Tensor:
 
 def choose_layout(net: nn.Module, device: torch.device, wanted: bool | None = None) -> bool:
     """Set and return the layout a training run uses: ``wanted``, or with None the 2-D channels-last
-    path on CPU when ``net`` has one (it was measured faster there; GPUs keep the 1-D layout). Asking
+    path on CPU when ``net`` has one (it was measured faster there; GPUs keep the 1-D layout, since the
+    2-D path trained 0.72x as fast on an H200, BENCHMARKS.md "GPU"). Asking
     for it where there is no 2-D path is a ``ValueError`` that lists why."""
     supported = hasattr(net, "channels_last_problems")
     if wanted is None:
