@@ -357,6 +357,35 @@ def test_ddp_metrics_equal_single_process(trained, tmp_path):
     assert "setup 0" in lines and "setup 1" in lines  # set up on every rank
 
 
+DDP_FIT_SCRIPT = r'''
+import json, os, sys
+from ts_resnet.cli.train import run_lightning_cli
+cli = run_lightning_cli(sys.argv[2:])
+rank = cli.trainer.global_rank
+json.dump({k: float(v) for k, v in cli.trainer.callback_metrics.items()}, open(f"{sys.argv[1]}.{rank}.json", "w"))
+'''
+
+
+def test_ddp_training_logs_are_global_and_quiet(tmp_path):
+    """Under DDP every rank logs the same epoch values - the training loss too, which each rank used to
+    average over its own batches only - and Lightning has no sync_dist warning to give."""
+    script = tmp_path / "ddp_fit.py"
+    script.write_text(DDP_FIT_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "metrics"), "fit", "-c", str(CONFIGS / "demo.yaml"),
+         "--data.init_args.num_records=120", "--data.init_args.num_workers=0", "--model.arch=msresnet_tiny",
+         "--trainer.max_epochs=1", "--trainer.logger=false", "--trainer.enable_checkpointing=false",
+         f"--trainer.default_root_dir={tmp_path}", "--trainer.devices=2", "--trainer.strategy=ddp",
+         "--trainer.accelerator=cpu", *QUIET],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rank0, rank1 = (json.loads((tmp_path / f"metrics.{r}.json").read_text()) for r in (0, 1))
+    assert {"train/loss_epoch", "train/auroc", "val/auroc", "val/loss"} <= set(rank0)
+    for key in ("train/loss_epoch", "train/auroc", "train/acc", "val/auroc", "val/loss"):
+        assert rank0[key] == pytest.approx(rank1[key], abs=1e-6), key
+    assert "sync_dist=True" not in proc.stderr
+
+
 def test_predict_writes_csv(trained, tmp_path):
     import csv
 

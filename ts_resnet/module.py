@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
+from torchmetrics import MeanMetric
 
 from .calibration import TemperatureMode
 from .card import ModelCard
@@ -120,6 +121,10 @@ class SignalClassifier(L.LightningModule):
         self.register_buffer("class_weights", torch.tensor(class_weights) if class_weights else None, persistent=False)
         self.register_buffer("pos_weight", torch.tensor(pos_weight) if pos_weight else None, persistent=False)
         self.train_metrics = make_metrics(task, num_classes).clone(prefix="train/")
+        # The epoch's training loss as a torchmetrics mean: under DDP it is gathered over every rank once
+        # per epoch (Lightning's own epoch mean of an unsynced value is the logging rank's alone, and
+        # syncing that value would all-reduce at every step).
+        self.train_loss = MeanMetric()
         self.val_metrics = make_metrics(task, num_classes).clone(prefix="val/")
         self.test_metrics = make_metrics(task, num_classes).clone(prefix="test/")
         self._compiled: Any = None
@@ -183,8 +188,12 @@ class SignalClassifier(L.LightningModule):
             self._val_outputs.append((probs.detach().float(), batch["y"].detach(), list(batch["id"]),
                                       logits_w.detach().float(), n.detach()))
         bsz = n.shape[0]
-        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_step=stage == "train", on_epoch=True,
-                 batch_size=bsz, sync_dist=stage != "train")
+        if stage == "train":  # the same names Lightning gives a value logged on step and on epoch
+            self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=bsz)
+            self.train_loss.update(loss.detach(), bsz)
+            self.log("train/loss_epoch", self.train_loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=bsz)
+        else:
+            self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_epoch=True, batch_size=bsz, sync_dist=True)
         return loss, probs, logits_w
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
@@ -207,7 +216,9 @@ class SignalClassifier(L.LightningModule):
         values = metrics.compute()  # torchmetrics gathers the states of every DDP rank first
         headline = f"{stage}/{self.spec.headline_metric}"
         for name, value in values.items():
-            self.log(name, value, prog_bar=name == headline and stage != "test")
+            # already the same on every rank; sync_dist says so to Lightning (a mean of equal values)
+            # instead of leaving it to warn that an epoch value may be one rank's
+            self.log(name, value, prog_bar=name == headline and stage != "test", sync_dist=True)
         metrics.reset()
 
     def on_train_epoch_end(self) -> None:
