@@ -74,17 +74,21 @@ def test_benchmark_gpu_script_runs_on_cpu(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     rows = load("benchmark_gpu").main(["--device", "cpu", "--arch", "msresnet_tiny", "--records", "40",
                                        "--batch-sizes", "8", "--workers", "0", "--no-compile",
-                                       "--ablations", "channels-last", "--json", str(out)])
+                                       "--ablations", "channels-last", "--ceilings", "--json", str(out)])
     r = rows[0]
     assert r["variant"] == "gpu.yaml" and r["train_records"] == 32
     assert r["epoch_s"] > 0 and r["samples_s"] > 0 and r["infer_records_s"] > 0
     assert 0 < r["busy_fraction_steps"] <= 1
-    assert rows[1]["variant"] == "channels-last" and rows[1]["batch_size"] == 8
+    # the two halves of an epoch timed apart, over the same 32 training records
+    loader, network = rows[1], rows[2]
+    assert loader["variant"] == "ceiling: loader only" and loader["samples_s"] == pytest.approx(32 / loader["epoch_s"])
+    assert network["variant"].startswith("ceiling: network alone") and network["epoch_s"] > 0
+    assert rows[3]["variant"] == "channels-last" and rows[3]["batch_size"] == 8
     # the configs/ddp.yaml smoke run trains, in a folder of its own: a config.yaml that LightningCLI
     # left in the working folder made every later smoke run refuse to start
-    assert rows[2]["ddp_smoke_exit"] == 0, rows[2]["ddp_stderr_tail"]
+    assert rows[4]["ddp_smoke_exit"] == 0, rows[4]["ddp_stderr_tail"]
     assert not (tmp_path / "config.yaml").exists() and not (REPO / "config.yaml").exists()
-    assert [row.get("variant") for row in json.loads(out.read_text())] == ["gpu.yaml", "channels-last", None]
+    assert json.loads(out.read_text()) == rows
 
 
 def test_compare_presets_runs(tmp_path, scratch):
