@@ -223,6 +223,35 @@ def test_long_records_window_dataset():
     assert batch["x"].shape == (sum(expected), 2, 1000) and batch["id"] == ["0", "1", "2"]
 
 
+def _collate_in_worker(items):
+    from ts_resnet.data.datasets import collate_windows
+
+    batch = collate_windows(items)
+    batch["shared_in_worker"] = batch["x"].is_shared()  # read in the worker, before the queue moves it
+    return batch
+
+
+def test_training_batches_are_collated_into_shared_memory_in_workers():
+    """One-window items (every training batch) are stacked by default_collate, which writes a worker's
+    batch straight into shared memory; the values are those of concatenating the windows."""
+    from torch.utils.data import DataLoader
+
+    from ts_resnet.data.datasets import SignalDataset, collate_windows
+
+    rng = np.random.default_rng(0)
+    ds = SignalDataset(list(rng.normal(size=(6, 2, 300)).astype(np.float32)), np.arange(6) % 2,
+                       [str(i) for i in range(6)], window=100, train=True)
+    items = [ds[i] for i in range(6)]
+    assert torch.equal(collate_windows(items)["x"], torch.cat([it["x"] for it in items]))
+    batches = list(DataLoader(ds, batch_size=3, num_workers=1, collate_fn=_collate_in_worker))
+    assert [b["shared_in_worker"] for b in batches] == [True, True]
+    assert all(b["x"].shape == (3, 2, 100) and b["n_windows"].tolist() == [1, 1, 1] for b in batches)
+    # several windows per record (evaluation) are still concatenated
+    evaluation = SignalDataset(list(rng.normal(size=(2, 2, 300)).astype(np.float32)), np.arange(2),
+                               ["a", "b"], window=100, stride=100)
+    assert collate_windows([evaluation[0], evaluation[1]])["x"].shape == (6, 2, 100)
+
+
 def test_signal_cache_variable_lengths_and_errors(tmp_path):
     from ts_resnet.data import SignalReadError
     from ts_resnet.data.cache import SignalCache
