@@ -55,7 +55,8 @@ class EpochTimer(L.Callback):
     """
 
     def __init__(self) -> None:
-        self.epochs: list[tuple[float, float, float]] = []  # (start, end, time in steps), perf_counter clock
+        self.epochs: list[tuple[float, float]] = []  # (start, end) on time.perf_counter's clock
+        self.step_times: list[float] = []  # seconds between the steps' start and end markers, per epoch
 
     @staticmethod
     def _cuda(trainer: L.Trainer) -> bool:
@@ -87,7 +88,8 @@ class EpochTimer(L.Callback):
         if self._cuda(trainer):
             torch.cuda.synchronize()
             self.step_time = sum(a.elapsed_time(b) for a, b in self.marks) / 1000
-        self.epochs.append((self.t0, time.perf_counter(), self.step_time))
+        self.epochs.append((self.t0, time.perf_counter()))
+        self.step_times.append(self.step_time)
 
 
 class NvmlSampler:
@@ -121,9 +123,9 @@ class NvmlSampler:
     def __exit__(self, *exc) -> None:
         self.stop.set()
 
-    def mean(self, windows: list[tuple[float, float, float]]) -> float | None:
-        """Mean utilisation (0-1) of the samples taken inside the (start, end, ...) ``windows``."""
-        inside = [u for t, u in self.samples if any(w[0] <= t <= w[1] for w in windows)]
+    def mean(self, windows: list[tuple[float, float]]) -> float | None:
+        """Mean utilisation (0-1) of the samples taken inside the (start, end) ``windows``."""
+        inside = [u for t, u in self.samples if any(start <= t <= end for start, end in windows)]
         return sum(inside) / len(inside) / 100 if inside else None
 
 
@@ -135,6 +137,13 @@ VARIANTS = {
     "fp32": {"precision": "32-true", "compile": True},
     "channels-last": {"channels_last": True, "compile": True},
 }
+
+
+def epoch_times(windows: list[tuple[float, float]], records: int) -> dict:
+    """The median epoch of the timed (start, end) ``windows``, each epoch, and records/s."""
+    epochs = [end - start for start, end in windows]
+    epoch = statistics.median(epochs)
+    return {"epoch_s": epoch, "epochs_s": epochs, "samples_s": records / epoch}
 
 
 def run(batch_size: int, args: argparse.Namespace, dm: SyntheticECGDataModule, variant: str = "gpu.yaml") -> dict:
@@ -158,13 +167,12 @@ def run(batch_size: int, args: argparse.Namespace, dm: SyntheticECGDataModule, v
         trainer.fit(model, datamodule=dm)
     fit_wall = time.perf_counter() - fit_start
     timed = timer.epochs[1:]  # after the first epoch: compiled, autotuned
-    epochs = [end - start for start, end, _ in timed]
-    epoch = statistics.median(epochs)
     n = len(dm.datasets["train"])
+    times = epoch_times(timed, n)
     row = {"variant": variant, "batch_size": batch_size, "precision": precision,
-           "compiled": model.hparams.compile, "epoch_s": epoch,
-           "epochs_s": epochs, "samples_s": n / epoch, "train_records": n,
-           "busy_fraction_steps": sum(w[2] for w in timed) / sum(epochs), "busy_fraction_nvml": nvml.mean(timed),
+           "compiled": model.hparams.compile, **times, "train_records": n,
+           "busy_fraction_steps": sum(timer.step_times[1:]) / sum(times["epochs_s"]),
+           "busy_fraction_nvml": nvml.mean(timed),
            "peak_mem_GiB": torch.cuda.max_memory_allocated() / 2**30 if cuda else None, "fit_wall_s": fit_wall}
     net = model.net.eval().to(args.device)
     x = torch.randn(1024 if cuda else 16, 12, 1000, device=args.device)
@@ -187,7 +195,7 @@ def loader_ceiling(batch_size: int, args: argparse.Namespace, dm: SyntheticECGDa
     device, no network. An epoch of training cannot be faster than this."""
     dm.batch_size = batch_size
     loader = dm.train_dataloader()
-    epochs = []
+    windows = []
     for _ in range(1 + args.timed_epochs):  # the first starts the workers
         t0 = time.perf_counter()
         for batch in loader:
@@ -195,11 +203,9 @@ def loader_ceiling(batch_size: int, args: argparse.Namespace, dm: SyntheticECGDa
             batch["y"].to(args.device, non_blocking=True)
         if args.device == "cuda":
             torch.cuda.synchronize()
-        epochs.append(time.perf_counter() - t0)
-    epoch = statistics.median(epochs[1:])
-    n = len(dm.datasets["train"])
-    return {"variant": "ceiling: loader only", "batch_size": batch_size, "epoch_s": epoch, "epochs_s": epochs[1:],
-            "samples_s": n / epoch, "workers": dm.num_workers}
+        windows.append((t0, time.perf_counter()))
+    return {"variant": "ceiling: loader only", "batch_size": batch_size,
+            **epoch_times(windows[1:], len(dm.datasets["train"])), "workers": dm.num_workers}
 
 
 def step_ceiling(batch_size: int, args: argparse.Namespace, dm: SyntheticECGDataModule) -> dict:
@@ -208,12 +214,13 @@ def step_ceiling(batch_size: int, args: argparse.Namespace, dm: SyntheticECGData
     What the GPU itself can do with this network at this batch size."""
     cuda = args.device == "cuda"
     ds = dm.datasets["train"]
-    x_all = torch.cat([ds[i]["x"] for i in range(len(ds))]).to(args.device)
-    y_all = torch.stack([ds[i]["y"] for i in range(len(ds))]).to(args.device)
+    items = [ds[i] for i in range(len(ds))]  # each record read (and cropped) once
+    x_all = torch.cat([it["x"] for it in items]).to(args.device)
+    y_all = torch.stack([it["y"] for it in items]).to(args.device)
     net = create_model(args.arch, in_ch=12, num_classes=dm.num_classes).to(args.device).train()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
     step_net = net if args.no_compile else torch.compile(net)
-    n, epochs = len(ds), []
+    n, windows = len(items), []
     with NvmlSampler() as nvml:
         for _ in range(1 + args.timed_epochs):
             if cuda:
@@ -229,12 +236,10 @@ def step_ceiling(batch_size: int, args: argparse.Namespace, dm: SyntheticECGData
                 opt.step()
             if cuda:
                 torch.cuda.synchronize()
-            epochs.append((t0, time.perf_counter(), 0.0))
-    timed = epochs[1:]
-    epoch = statistics.median([b - a for a, b, _ in timed])
+            windows.append((t0, time.perf_counter()))
     return {"variant": "ceiling: network alone, data on the device", "batch_size": batch_size,
-            "precision": "bf16-mixed" if cuda else "32-true", "compiled": not args.no_compile, "epoch_s": epoch,
-            "epochs_s": [b - a for a, b, _ in timed], "samples_s": n / epoch, "busy_fraction_nvml": nvml.mean(timed)}
+            "precision": "bf16-mixed" if cuda else "32-true", "compiled": not args.no_compile,
+            **epoch_times(windows[1:], n), "busy_fraction_nvml": nvml.mean(windows[1:])}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
