@@ -7,6 +7,7 @@ published 1D ResNet and InceptionTime figures and, optionally, aeon's MiniRocket
     python examples/benchmark_ucr.py --dev-val 0.3 --datasets ArrowHead Meat   # choose on TRAIN only
     python examples/benchmark_ucr.py --dev-folds 5 --datasets OliveOil Meat    # the same, every series once
     python examples/benchmark_ucr.py --ensemble 3 --datasets ArrowHead          # + 3 networks, averaged
+    python examples/benchmark_ucr.py --from-json s0.json s1.json s2.json          # summarise earlier runs
 
 Protocol (the archive's): the official TRAIN/TEST split; the network trains on all of TRAIN with the
 config's fixed recipe and the model at the end of training is evaluated on TEST once.  Nothing is
@@ -21,7 +22,11 @@ Per data set the table prints test accuracy (mean +- std over seeds), the publis
 ensemble of 5) from ``published_accuracy.csv`` beside the data, MiniRocket's accuracy when asked for,
 and wall and CPU seconds of fit + test.  The summary gives mean accuracy, wins/ties/losses against each
 reference, mean rank among the columns and the total CPU time.  Extra LightningCLI arguments follow
-``--``, e.g. ``-- --trainer.max_steps=500``.
+``--``, e.g. ``-- --trainer.max_steps=500``.  Each comparison also gets the mean paired difference with
+a bootstrap interval over the data sets and a Wilcoxon signed-rank p-value: with 30 sets, a mean
+difference of a few tenths of a point is inside what the choice of sets alone can move.
+``--from-json a.json b.json`` fits nothing and summarises rows written by earlier runs (one per seed,
+run side by side) into one table.
 """
 
 from __future__ import annotations
@@ -238,6 +243,23 @@ def cross_validate(job: Callable[[Path], dict], root: Path, dataset: str, folds:
     return pooled
 
 
+def paired_comparison(diffs: list[float], resamples: int = 10_000, seed: int = 0) -> dict[str, float]:
+    """How sure a mean difference over data sets is (two classifiers, one value per set; Demsar 2006's
+    recommendation for this case is the Wilcoxon signed-rank test). ``diffs`` are per-set differences in
+    points. Returns their mean, a percentile bootstrap 95% interval of the mean resampling the *sets* (the
+    uncertainty that more seeds cannot remove), and the two-sided Wilcoxon p-value (sets with no
+    difference are dropped, scipy's default; nan when every set ties)."""
+    import numpy as np
+    from scipy.stats import wilcoxon
+
+    d = np.asarray(diffs, dtype=float)
+    means = np.random.default_rng(seed).choice(d, size=(resamples, d.size), replace=True).mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    nonzero = d[d != 0]
+    p = float(wilcoxon(nonzero).pvalue) if nonzero.size else math.nan
+    return {"n": int(d.size), "mean": float(d.mean()), "lo": float(lo), "hi": float(hi), "p": p}
+
+
 def summarize(rows: list[dict], published: dict[str, dict[str, float]], names: list[str]) -> str:
     """The per-set table and the summary lines, as text. The first column is the recipe's ("ours"),
     or with ``--baseline-only`` the baseline's, with its spread over seeds."""
@@ -288,6 +310,12 @@ def summarize(rows: list[dict], published: dict[str, dict[str, float]], names: l
             equal = sum(abs(t[o] - t[m]) <= 1e-9 for o in present)
             ranks[m].append(better + (equal + 1) / 2)
     lines.append("mean rank " + ", ".join(f"{m} {statistics.fmean(v):.2f}" for m, v in ranks.items() if v))
+    for m in cols[1:]:
+        diffs = [t[lead] - t[m] for t in table.values() if not math.isnan(t[m])]
+        if len(diffs) >= 2:
+            c = paired_comparison(diffs)
+            lines.append(f"{lead} - {m:<14} {c['mean']:+.2f} points over {c['n']} sets, 95% interval "
+                         f"{c['lo']:+.2f} .. {c['hi']:+.2f} (bootstrap over sets), Wilcoxon signed-rank p {c['p']:.3f}")
     lines.append(f"median wall s per set ({lead}, fit + test) {statistics.median(wall_s):.0f}, max {max(wall_s):.0f}; "
                  f"total CPU s (all methods, all seeds) {cpu_s:.0f}")
     return "\n".join(lines)
@@ -319,12 +347,37 @@ def make_jobs(args: argparse.Namespace, root: Path, name: str,
     return [(m, partial(f, root)) for m, f in methods]
 
 
+def summarize_files(files: list[str], root: Path, datasets: list[str] | None, seeds: list[int] | None) -> list[dict]:
+    """Print the summary of rows written by earlier runs (``--json``), merged; return the rows used.
+    A (data set, method, seed) found in two files must have the same accuracy, or the files come from
+    different runs that should not be pooled."""
+    rows: dict[tuple, dict] = {}
+    for f in files:
+        path = Path(f)
+        if not path.is_file():
+            raise SystemExit(f"{path}: no such file (give --from-json the files that --json wrote)")
+        for r in json.loads(path.read_text()):
+            key = (r["dataset"], r["method"], r["seed"])
+            if key in rows and abs(rows[key]["acc"] - r["acc"]) > 1e-9:
+                raise SystemExit(f"{path}: {key} is also in an earlier file with another accuracy "
+                                 f"({rows[key]['acc']:.3f} vs {r['acc']:.3f}); these runs cannot be pooled")
+            rows.setdefault(key, r)
+    kept = [r for r in rows.values() if seeds is None or r["seed"] in seeds]
+    if not kept:
+        raise SystemExit(f"no rows in {', '.join(files)}" + (f" for seeds {seeds}" if seeds else ""))
+    names = datasets or sorted({r["dataset"] for r in kept})
+    on_test = all(r.get("split", "test") == "test" for r in kept)  # published figures are TEST accuracies
+    print(summarize(kept, read_published(root) if on_test and root.is_dir() else {}, names))
+    return kept
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", default="../shared/data/ucr", help="folder with one sub-folder per data set")
     p.add_argument("--datasets", nargs="*", default=None, help="names (default: every data set under --root)")
     p.add_argument("--config", default=str(CONFIG))
-    p.add_argument("--seeds", type=int, nargs="*", default=[0])
+    p.add_argument("--seeds", type=int, nargs="*", default=None, help="training seeds (default 0); with --from-json, "
+                   "the seeds whose rows are summarised (default all)")
     p.add_argument("--baseline", choices=["minirocket"], default=None, help="also fit this method on the same files")
     p.add_argument("--baseline-only", action="store_true",
                    help="fit only the --baseline (e.g. more seeds of MiniRocket beside an earlier run of the recipe)")
@@ -339,6 +392,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--json", default=None, help="write every row (one per data set, method and seed) here")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows already in --json and run only the (data set, method, seed) missing there")
+    p.add_argument("--from-json", nargs="+", default=None, metavar="JSON",
+                   help="fit nothing: print the table and summary of the rows in these --json files (e.g. one "
+                        "file per seed, run side by side)")
     p.add_argument("extra", nargs="*", help="further LightningCLI arguments, after --")
     args = p.parse_args(argv)
     root = Path(args.root)
@@ -348,8 +404,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         raise SystemExit("--ensemble needs N >= 1 and cannot be combined with --dev-folds")
     if args.baseline_only and (args.baseline is None or args.dev_val > 0 or args.ensemble > 1):
         raise SystemExit("--baseline-only needs --baseline and cannot be combined with --dev-val or --ensemble")
+    if args.from_json:  # --root only supplies the published figures here
+        return summarize_files(args.from_json, root, args.datasets, args.seeds)
     if not root.is_dir():
         raise SystemExit(f"{root}: no such folder (give --root the UCR/UEA archive folder)")
+    args.seeds = [0] if args.seeds is None else args.seeds
     names = args.datasets or sorted(d.name for d in root.iterdir() if d.is_dir())
     published = read_published(root)
     rows = json.loads(Path(args.json).read_text()) if args.resume and args.json and Path(args.json).exists() else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 
 import pytest
@@ -29,7 +30,8 @@ def scratch(tmp_path, monkeypatch):
 
 def test_every_example_is_covered():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers",
-                                                         "compare_presets", "benchmark_classify", "compare_cv"}
+                                                         "compare_presets", "benchmark_classify", "compare_cv",
+                                                         "screen_end_of_run"}
 
 
 def test_quickstart():
@@ -213,6 +215,86 @@ def test_benchmark_ucr_summary_of_a_baseline_alone():
     assert "MiniRocket vs ResNet" in text and "wins/ties/losses 1/0/0" in text
     with pytest.raises(SystemExit, match="--baseline-only needs --baseline"):
         bench.main(["--root", str(fixture("ucr")), "--baseline-only"])
+
+
+def test_benchmark_ucr_paired_comparison():
+    bench = load("benchmark_ucr")
+    # every set one point up: the interval is the point itself; Wilcoxon on 8 equal signs, p = 2 / 2**8
+    c = bench.paired_comparison([1.0] * 8)
+    assert c["n"] == 8 and c["mean"] == pytest.approx(1.0) and c["lo"] == c["hi"] == pytest.approx(1.0)
+    assert c["p"] == pytest.approx(2 / 2**8)
+    # one big win against nine small losses: the mean is positive but its interval straddles 0, and the
+    # rank test leans the other way (W+ = 10 of 55); neither alone would say "better"
+    c = bench.paired_comparison([20.0] + [-1.0] * 9)
+    assert c["mean"] == pytest.approx(1.1) and c["lo"] < 0 < c["hi"] and 0.05 < c["p"] < 0.2
+    assert math.isnan(bench.paired_comparison([0.0, 0.0])["p"])  # all ties: no test
+
+
+def test_benchmark_ucr_summarises_earlier_runs(tmp_path, capsys):
+    bench = load("benchmark_ucr")
+
+    def row(ds, method, seed, acc):
+        return {"dataset": ds, "method": method, "seed": seed, "acc": acc, "wall_s": 1.0, "cpu_s": 1.0, "split": "test"}
+
+    (tmp_path / "s0.json").write_text(json.dumps([row("A", "ours", 0, 90.0), row("A", "MiniRocket", 0, 80.0),
+                                                  row("B", "ours", 0, 70.0), row("B", "MiniRocket", 0, 75.0)]))
+    (tmp_path / "s1.json").write_text(json.dumps([row("A", "ours", 1, 94.0), row("B", "ours", 1, 72.0),
+                                                  row("A", "MiniRocket", 0, 80.0)]))  # a repeat of s0's row
+    published = tmp_path / "pub"
+    published.mkdir()
+    (published / "published_accuracy.csv").write_text("dataset,resnet_mean5,inceptiontime\nA,0.9,0.95\nB,0.7,0.7\n")
+    files = [str(tmp_path / "s0.json"), str(tmp_path / "s1.json")]
+    rows = bench.main(["--root", str(published), "--from-json", *files])
+    assert len(rows) == 6
+    out = capsys.readouterr().out
+    assert "mean accuracy ours            81.50% over 2 sets" in out  # A: (90 + 94) / 2, B: (70 + 72) / 2
+    assert "mean accuracy ResNet          80.00%" in out  # TEST rows: the published figures apply
+    assert "ours - MiniRocket     +4.00 points over 2 sets" in out  # A: 92 - 80, B: 71 - 75
+    # --seeds picks the rows of some seeds; a row whose accuracy differs between files is refused
+    assert len(bench.main(["--root", str(published), "--from-json", *files, "--seeds", "1"])) == 2
+    (tmp_path / "s2.json").write_text(json.dumps([row("A", "ours", 0, 91.0)]))
+    with pytest.raises(SystemExit, match="cannot be pooled"):
+        bench.main(["--from-json", files[0], str(tmp_path / "s2.json")])
+    with pytest.raises(SystemExit, match="no such file"):
+        bench.main(["--from-json", str(tmp_path / "missing.json")])
+
+
+def test_screen_end_of_run_scores_variants_of_one_fit(tmp_path, scratch, capsys):
+    """Every variant is scored on the held-out fold of one fit; the extra averages watch the run without
+    changing it (the recipe's score is the plain benchmark's on the same fold), and recomputed BatchNorm
+    statistics are those of the whole fold's TRAIN in one batch."""
+    screen, bench = load("screen_end_of_run"), load("benchmark_ucr")
+    root = fixture("ucr")
+    steps = ["--", "--trainer.max_steps=6"]
+    rows = screen.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--folds", "2", "--ema-decay", "0.9",
+                        "--json", str(tmp_path / "scr.json"), *steps])
+    assert len(rows) == 2 and sum(r["held_out"] for r in rows) == 67
+    for r in rows:
+        assert set(r["right"]) == {"recipe", "recipe+bn", "last", "last+bn", "ema0.9", "ema0.9+bn", "swa+bn"}
+        assert r["ema_decay"] == 0.9  # the option reached the callback inside the LightningCLI run
+        assert all(0 <= v <= r["held_out"] for v in r["right"].values())
+        assert r["steps"] == 6 and r["swa_steps"] == 3  # steps 4, 5, 6: the second half
+    assert "sum (67)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "scr.json").read_text()) == rows
+    # the same fold scored by the benchmark alone: the callback did not change the recipe's run
+    fold = bench.write_folds(root, "ItalyPowerDemand", 2, 0, tmp_path / "cv")[0][0]
+    plain = bench.run_network(str(fold), "ItalyPowerDemand", str(bench.CONFIG), 0, 0.0, steps[1:])
+    assert plain["acc"] == pytest.approx(100 * rows[0]["right"]["recipe"] / rows[0]["held_out"])
+    assert list(scratch.rglob("config.yaml")) == []
+
+
+def test_screen_end_of_run_recomputes_batchnorm_over_all_of_train():
+    import torch
+
+    screen = load("screen_end_of_run")
+    net = torch.nn.Sequential(torch.nn.Conv1d(1, 4, 3), torch.nn.BatchNorm1d(4))
+    xs = [torch.randn(16, 1, 20) * 3 + 1, torch.randn(4, 1, 20)]  # a full batch and a short last one
+    fresh = screen.with_fresh_bn(net, [{"x": x} for x in xs])
+    with torch.no_grad():
+        z = net[0](torch.cat(xs))
+    torch.testing.assert_close(fresh[1].running_mean, z.mean(dim=(0, 2)))  # weighted by series, not batch
+    torch.testing.assert_close(fresh[1].running_var, z.var(dim=(0, 2), unbiased=True))
+    assert net[1].running_mean.abs().sum() == 0  # the original network is left as it was
 
 
 def test_readme_commands_are_what_ci_runs():
