@@ -7,6 +7,7 @@ published 1D ResNet and InceptionTime figures and, optionally, aeon's MiniRocket
     python examples/benchmark_ucr.py --dev-val 0.3 --datasets ArrowHead Meat   # choose on TRAIN only
     python examples/benchmark_ucr.py --dev-folds 5 --datasets OliveOil Meat    # the same, every series once
     python examples/benchmark_ucr.py --ensemble 3 --datasets ArrowHead          # + 3 networks, averaged
+    python examples/benchmark_ucr.py --seeds 1 --json s1.json --probs probs        # ... one file per seed
     python examples/benchmark_ucr.py --from-json s0.json s1.json s2.json          # summarise earlier runs
 
 Protocol (the archive's): the official TRAIN/TEST split; the network trains on all of TRAIN with the
@@ -26,7 +27,9 @@ reference, mean rank among the columns and the total CPU time.  Extra LightningC
 a bootstrap interval over the data sets and a Wilcoxon signed-rank p-value: with 30 sets, a mean
 difference of a few tenths of a point is inside what the choice of sets alone can move.
 ``--from-json a.json b.json`` fits nothing and summarises rows written by earlier runs (one per seed,
-run side by side) into one table.
+run side by side) into one table; where those runs saved TEST probabilities (``--probs DIR``) it adds a
+``seed-ensemble`` column, the networks of the seeds averaged - the ``--ensemble`` row without training
+anything more.
 """
 
 from __future__ import annotations
@@ -90,8 +93,11 @@ def _run_fields(cli) -> dict:
             "mixup_alpha": cli.model.hparams.get("mixup_alpha", 0.0)}
 
 
-def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]) -> dict:
-    """Fit the recipe on TRAIN (minus the dev split) and score TEST (or the dev split) once."""
+def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str],
+                probs_dir: str | None = None) -> dict:
+    """Fit the recipe on TRAIN (minus the dev split) and score TEST (or the dev split) once. With
+    ``probs_dir``, the TEST class probabilities are also written there (``<set>-ours-seed<k>.npz``), so
+    that ``--from-json`` can average the networks of several seeds afterwards."""
     wall, cpu = time.perf_counter(), time.process_time()
     with _fitted(root, dataset, config, seed, dev_val, extra) as cli:
         fit_s = time.perf_counter() - wall
@@ -101,9 +107,59 @@ def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float,
             acc = 100 * metrics["val/acc"]
         else:
             acc = 100 * cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]["test/acc"]
-        return {"dataset": dataset, "method": "ours", "seed": seed, "acc": acc, "fit_s": fit_s,
-                "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, **_run_fields(cli),
-                "split": "dev-val" if dev_val > 0 else "test"}
+        row = {"dataset": dataset, "method": "ours", "seed": seed, "acc": acc, "fit_s": fit_s,
+               "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, **_run_fields(cli),
+               "split": "dev-val" if dev_val > 0 else "test"}
+        if probs_dir is not None and dev_val == 0:
+            row["probs"] = save_probs(cli, Path(probs_dir) / f"{dataset}-ours-seed{seed}.npz")
+        return row
+
+
+def save_probs(cli, path: Path) -> str:
+    """The fitted model's TEST class probabilities (Lightning's predict loop, as ``--ensemble`` scores its
+    members), their labels and the class names, as an ``.npz``; returns its absolute path."""
+    import numpy as np
+    import torch
+
+    loader = cli.datamodule.test_dataloader()
+    probs = torch.cat([out["probs"] for out in cli.trainer.predict(cli.model, dataloaders=loader)])
+    labels = torch.cat([batch["y"] for batch in loader])  # unshuffled: the predict loop's order
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, probs=probs.float().numpy(), labels=labels.numpy(), classes=np.array(cli.model.class_names))
+    return str(path.resolve())
+
+
+def seed_ensembles(rows: list[dict]) -> list[dict]:
+    """One ``seed-ensemble`` row per data set with two or more ``ours`` rows that saved their TEST
+    probabilities (``--probs``): the networks of those seeds with their probabilities averaged, as
+    ``--ensemble N`` averages its members, at no extra training cost."""
+    import numpy as np
+
+    by_set: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["method"] == "ours" and r.get("probs") and r.get("split", "test") == "test":
+            by_set.setdefault(r["dataset"], []).append(r)
+    out = []
+    for name, members in by_set.items():
+        if len(members) < 2:
+            continue
+        saved = []
+        for r in members:
+            if not Path(r["probs"]).is_file():
+                raise SystemExit(f"{name} seed {r['seed']}: {r['probs']} is missing (written by --probs; moved?)")
+            with np.load(r["probs"]) as f:
+                saved.append((f["probs"], f["labels"], list(f["classes"])))
+        probs0, labels0, classes0 = saved[0]
+        for (probs, labels, classes), r in zip(saved[1:], members[1:]):
+            if probs.shape != probs0.shape or not np.array_equal(labels, labels0) or classes != classes0:
+                raise SystemExit(f"{name}: seed {r['seed']}'s saved probabilities are not over the same TEST "
+                                 f"series and classes as seed {members[0]['seed']}'s; they cannot be averaged")
+        mean = np.mean([p for p, _, _ in saved], axis=0)
+        out.append({"dataset": name, "method": "seed-ensemble", "seed": -1, "members": len(members),
+                    "member_seeds": sorted(r["seed"] for r in members),
+                    "acc": 100 * float((mean.argmax(1) == labels0).mean()), "wall_s": 0.0, "cpu_s": 0.0,
+                    "split": "test"})
+    return out
 
 
 def run_ensemble(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str],
@@ -327,7 +383,8 @@ def make_jobs(args: argparse.Namespace, root: Path, name: str,
     N-network ensemble, whose job also yields the single network's row), and MiniRocket when asked for;
     on TEST, on the ``--dev-val`` split (the recipe only) or pooled over ``--dev-folds`` folds of TRAIN."""
     def ours(r: Path) -> dict:
-        return run_network(str(r), name, args.config, seed, 0.0 if args.dev_folds else args.dev_val, args.extra)
+        return run_network(str(r), name, args.config, seed, 0.0 if args.dev_folds else args.dev_val, args.extra,
+                           None if args.dev_folds else args.probs)
 
     def minirocket(r: Path) -> dict:
         return run_minirocket(str(r), name, seed)
@@ -367,6 +424,7 @@ def summarize_files(files: list[str], root: Path, datasets: list[str] | None, se
         raise SystemExit(f"no rows in {', '.join(files)}" + (f" for seeds {seeds}" if seeds else ""))
     names = datasets or sorted({r["dataset"] for r in kept})
     on_test = all(r.get("split", "test") == "test" for r in kept)  # published figures are TEST accuracies
+    kept += seed_ensembles(kept)
     print(summarize(kept, read_published(root) if on_test and root.is_dir() else {}, names))
     return kept
 
@@ -392,6 +450,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--json", default=None, help="write every row (one per data set, method and seed) here")
     p.add_argument("--resume", action="store_true",
                    help="keep the rows already in --json and run only the (data set, method, seed) missing there")
+    p.add_argument("--probs", default=None, metavar="DIR",
+                   help="also write each network's TEST class probabilities to DIR (one .npz per set and seed); "
+                        "--from-json then adds a 'seed-ensemble' column: the seeds' networks averaged")
     p.add_argument("--from-json", nargs="+", default=None, metavar="JSON",
                    help="fit nothing: print the table and summary of the rows in these --json files (e.g. one "
                         "file per seed, run side by side)")

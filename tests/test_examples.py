@@ -259,6 +259,37 @@ def test_benchmark_ucr_summarises_earlier_runs(tmp_path, capsys):
         bench.main(["--from-json", str(tmp_path / "missing.json")])
 
 
+def test_benchmark_ucr_seed_ensemble_from_saved_probabilities(tmp_path, scratch, capsys):
+    """``--probs`` saves each network's TEST probabilities; ``--from-json`` averages the seeds' networks
+    into a ``seed-ensemble`` column, exactly the mean of the saved probabilities."""
+    import numpy as np
+
+    root, bench = fixture("ucr"), load("benchmark_ucr")
+    probs = tmp_path / "probs"
+    files = []
+    for seed in (0, 1):
+        files.append(str(tmp_path / f"s{seed}.json"))
+        bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--seeds", str(seed), "--json", files[-1],
+                    "--probs", str(probs), "--", "--trainer.max_steps=4"])
+    saved = [np.load(probs / f"ItalyPowerDemand-ours-seed{seed}.npz") for seed in (0, 1)]
+    rows = [json.loads(open(f).read())[0] for f in files]
+    for f, row in zip(saved, rows):  # the saved probabilities are the scored network's
+        assert f["probs"].shape == (1029, 2) and list(f["classes"]) == ["1", "2"]
+        assert 100 * (f["probs"].argmax(1) == f["labels"]).mean() == pytest.approx(row["acc"])
+    capsys.readouterr()
+    merged = bench.main(["--root", str(root), "--from-json", *files])
+    ens = [r for r in merged if r["method"] == "seed-ensemble"]
+    assert len(ens) == 1 and ens[0]["members"] == 2 and ens[0]["member_seeds"] == [0, 1]
+    mean = (saved[0]["probs"] + saved[1]["probs"]) / 2
+    assert ens[0]["acc"] == pytest.approx(100 * (mean.argmax(1) == saved[0]["labels"]).mean())
+    assert "seed-ensemble" in capsys.readouterr().out.splitlines()[0]  # a column of the table
+    # one seed has nothing to average; a probabilities file that went missing is named
+    assert not [r for r in bench.main(["--root", str(root), "--from-json", files[0]]) if r["method"] == "seed-ensemble"]
+    (probs / "ItalyPowerDemand-ours-seed1.npz").unlink()
+    with pytest.raises(SystemExit, match="seed1.npz is missing"):
+        bench.main(["--root", str(root), "--from-json", *files])
+
+
 def test_screen_end_of_run_scores_variants_of_one_fit(tmp_path, scratch, capsys):
     """Every variant is scored on the held-out fold of one fit; the extra averages watch the run without
     changing it (the recipe's score is the plain benchmark's on the same fold), and recomputed BatchNorm
