@@ -465,6 +465,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         raise SystemExit("--ensemble needs N >= 1 and cannot be combined with --dev-folds")
     if args.baseline_only and (args.baseline is None or args.dev_val > 0 or args.ensemble > 1):
         raise SystemExit("--baseline-only needs --baseline and cannot be combined with --dev-val or --ensemble")
+    if args.probs and (args.ensemble > 1 or args.dev_folds or args.dev_val > 0):
+        raise SystemExit("--probs saves single networks' TEST probabilities: not with --ensemble, --dev-val or --dev-folds")
     if args.from_json:  # --root only supplies the published figures here
         return summarize_files(args.from_json, root, args.datasets, args.seeds)
     if not root.is_dir():

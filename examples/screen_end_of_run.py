@@ -48,6 +48,8 @@ class RunAverages(Callback):
         self.last: dict[str, torch.Tensor] | None = None
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.max_steps is None or trainer.max_steps <= 0:
+            raise ValueError("RunAverages needs a run of trainer.max_steps steps (the UCR recipe's budget)")
         self.total = trainer.max_steps
         self.ema = AveragedModel(pl_module.net, avg_fn=get_ema_avg_fn(self.ema_decay), use_buffers=True)
         self.swa = AveragedModel(pl_module.net, use_buffers=False)  # statistics: recomputed afterwards
@@ -74,14 +76,13 @@ def held_out_right(net: torch.nn.Module, loader: Any) -> int:
 
 
 def with_fresh_bn(net: torch.nn.Module, train_loader: Any) -> torch.nn.Module:
-    net = copy.deepcopy(net)
+    """A copy of ``net`` whose BatchNorm statistics are those of all of TRAIN, in one batch: update_bn's
+    cumulative average over several batches would weigh a short last batch like a full one."""
     batches = list(train_loader)
-    if all("lengths" not in b or b["lengths"] is None for b in batches):
-        # one batch of the whole TRAIN: update_bn's cumulative average would otherwise weigh a short
-        # last batch like a full one
-        update_bn([torch.cat([b["x"] for b in batches])], net)
-    else:
-        update_bn([b["x"] for b in batches], net)
+    if any(b.get("lengths") is not None for b in batches):
+        raise ValueError("variable-length series: recomputed statistics would include the padding")
+    net = copy.deepcopy(net)
+    update_bn([torch.cat([b["x"] for b in batches])], net)
     return net
 
 

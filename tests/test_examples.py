@@ -288,6 +288,8 @@ def test_benchmark_ucr_seed_ensemble_from_saved_probabilities(tmp_path, scratch,
     (probs / "ItalyPowerDemand-ours-seed1.npz").unlink()
     with pytest.raises(SystemExit, match="seed1.npz is missing"):
         bench.main(["--root", str(root), "--from-json", *files])
+    with pytest.raises(SystemExit, match="--probs saves single networks"):  # rather than silently saving nothing
+        bench.main(["--root", str(root), "--probs", str(probs), "--dev-folds", "3"])
 
 
 def test_screen_end_of_run_scores_variants_of_one_fit(tmp_path, scratch, capsys):
