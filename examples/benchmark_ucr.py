@@ -115,15 +115,21 @@ def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float,
         return row
 
 
-def save_probs(cli, path: Path) -> str:
-    """The fitted model's TEST class probabilities (Lightning's predict loop, as ``--ensemble`` scores its
-    members), their labels and the class names, as an ``.npz``; returns its absolute path."""
-    import numpy as np
+def predict_probs(cli, loader) -> tuple:
+    """``(probs, labels)`` of the fitted model on ``loader``: Lightning's predict loop (eval mode, no grad,
+    the averaged weights the recipe keeps), and the labels in the same order (the loader is unshuffled)."""
     import torch
 
-    loader = cli.datamodule.test_dataloader()
     probs = torch.cat([out["probs"] for out in cli.trainer.predict(cli.model, dataloaders=loader)])
-    labels = torch.cat([batch["y"] for batch in loader])  # unshuffled: the predict loop's order
+    return probs, torch.cat([batch["y"] for batch in loader])
+
+
+def save_probs(cli, path: Path) -> str:
+    """The fitted model's TEST class probabilities (scored as ``--ensemble`` scores its members), their
+    labels and the class names, as an ``.npz``; returns its absolute path."""
+    import numpy as np
+
+    probs, labels = predict_probs(cli, cli.datamodule.test_dataloader())
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, probs=probs.float().numpy(), labels=labels.numpy(), classes=np.array(cli.model.class_names))
     return str(path.resolve())
@@ -168,18 +174,13 @@ def run_ensemble(root: str, dataset: str, config: str, seed: int, dev_val: float
     probabilities averaged: an ``ensemble<size>`` row, and an ``ours`` row for the first member alone,
     which is the single network of ``seed`` (the same run ``run_network`` makes), so the single-network
     figure comes out of the same run at no extra cost."""
-    import torch
-
     wall, cpu = time.perf_counter(), time.process_time()
     summed, labels, first = None, None, None
     for k in range(size):
         w0, c0 = time.perf_counter(), time.process_time()
         with _fitted(root, dataset, config, seed + 1000 * k, dev_val, extra) as cli:
-            loader = _scored_loader(cli, dev_val)
-            # Lightning's predict loop: eval mode, no grad, the averaged (EMA) weights the recipe keeps
-            probs = torch.cat([out["probs"] for out in cli.trainer.predict(cli.model, dataloaders=loader)])
-            if labels is None:  # the loaders are unshuffled, so every member scores the records in one order
-                labels = torch.cat([batch["y"] for batch in loader])
+            # the loaders are unshuffled, so every member scores the records in one order
+            probs, labels = predict_probs(cli, _scored_loader(cli, dev_val))
             summed = probs if summed is None else summed + probs
             if k == 0:
                 first = {"dataset": dataset, "method": "ours", "seed": seed,

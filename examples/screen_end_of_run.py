@@ -75,14 +75,19 @@ def held_out_right(net: torch.nn.Module, loader: Any) -> int:
     return right
 
 
-def with_fresh_bn(net: torch.nn.Module, train_loader: Any) -> torch.nn.Module:
-    """A copy of ``net`` whose BatchNorm statistics are those of all of TRAIN, in one batch: update_bn's
-    cumulative average over several batches would weigh a short last batch like a full one."""
+def whole_batch(train_loader: Any) -> torch.Tensor:
+    """All of TRAIN as one batch, read once per fold for every variant's statistics."""
     batches = list(train_loader)
     if any(b.get("lengths") is not None for b in batches):
         raise ValueError("variable-length series: recomputed statistics would include the padding")
+    return torch.cat([b["x"] for b in batches])
+
+
+def with_fresh_bn(net: torch.nn.Module, train_x: torch.Tensor) -> torch.nn.Module:
+    """A copy of ``net`` whose BatchNorm statistics are those of ``train_x`` (all of TRAIN) in one batch:
+    update_bn's cumulative average over several batches would weigh a short last batch like a full one."""
     net = copy.deepcopy(net)
-    update_bn([torch.cat([b["x"] for b in batches])], net)
+    update_bn([train_x], net)
     return net
 
 
@@ -94,7 +99,7 @@ def score_fold(fold_root: Path, dataset: str, seed: int, ema_decay: float, swa_f
                                extra + args) as cli:
         runs = next(c for c in cli.trainer.callbacks if type(c).__name__ == "RunAverages")
         dm = cli.datamodule
-        held, train = dm.test_dataloader(), dm.train_dataloader()
+        held, train = dm.test_dataloader(), whole_batch(dm.train_dataloader())
         last = copy.deepcopy(cli.model.net)
         last.load_state_dict(runs.last)
         ema = f"ema{ema_decay:g}"

@@ -322,7 +322,7 @@ def test_screen_end_of_run_recomputes_batchnorm_over_all_of_train():
     screen = load("screen_end_of_run")
     net = torch.nn.Sequential(torch.nn.Conv1d(1, 4, 3), torch.nn.BatchNorm1d(4))
     xs = [torch.randn(16, 1, 20) * 3 + 1, torch.randn(4, 1, 20)]  # a full batch and a short last one
-    fresh = screen.with_fresh_bn(net, [{"x": x} for x in xs])
+    fresh = screen.with_fresh_bn(net, screen.whole_batch([{"x": x} for x in xs]))
     with torch.no_grad():
         z = net[0](torch.cat(xs))
     torch.testing.assert_close(fresh[1].running_mean, z.mean(dim=(0, 2)))  # weighted by series, not batch
