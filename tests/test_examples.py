@@ -7,7 +7,7 @@ import math
 import tempfile
 
 import pytest
-from conftest import REPO, fixture
+from conftest import REPO, fixture, shared
 from helpers import load_script
 
 EXAMPLES = REPO / "examples"
@@ -31,7 +31,7 @@ def scratch(tmp_path, monkeypatch):
 def test_every_example_is_covered():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers",
                                                          "compare_presets", "benchmark_classify", "compare_cv",
-                                                         "screen_end_of_run"}
+                                                         "screen_end_of_run", "heldout_ucr"}
 
 
 def test_quickstart():
@@ -438,3 +438,75 @@ def test_compare_cv_counts_series_and_applies_the_rule(tmp_path, capsys):
         cmp.main([str(test_only), str(up)])
     with pytest.raises(SystemExit, match="not a benchmark_ucr.py --json file"):
         cmp.main([str(tmp_path / "missing.json"), str(up)])
+
+
+def test_heldout_ucr_lays_wheel_sets_out_for_the_benchmark(tmp_path, capsys):
+    """Sets inside downloaded wheels become a root benchmark_ucr reads: .tsv copied as is, UCR-2015 .txt
+    converted, .ts preferred over .arff; the published rows go beside them; a set shared with the
+    comparison root must be byte-identical; nothing already in the output folder is overwritten."""
+    import zipfile
+
+    heldout, bench = load("heldout_ucr"), load("benchmark_ucr")
+    train_tsv, test_tsv = b"1\t0.5\t1.5\n2\t-1.0\t2.0\n", b"2\t0.0\t1.0\n"
+    with zipfile.ZipFile(tmp_path / "a.whl", "w") as z:
+        z.writestr("pkg/data/Alpha_TRAIN.tsv", train_tsv)
+        z.writestr("pkg/data/Alpha_TEST.tsv", test_tsv)
+        z.writestr("pkg/data/Shared_TRAIN.tsv", train_tsv)
+        z.writestr("pkg/data/Shared_TEST.tsv", test_tsv)
+        z.writestr("pkg/data/OnlyTrain_TRAIN.tsv", train_tsv)
+    with zipfile.ZipFile(tmp_path / "b.whl", "w") as z:
+        z.writestr("pkg/cache/Beta/Beta_TRAIN.txt", "  1.0000000e+00   2.5e-01  -3.0e+00\n  2.0e+00 1.0e+00 0.0e+00\n")
+        z.writestr("pkg/cache/Beta/Beta_TEST.txt", "2.0e+00 4.0e+00 5.0e+00\n")
+        z.writestr("pkg/data/Gamma/Gamma_TRAIN.arff", "@relation x\n")
+        z.writestr("pkg/data/Gamma/Gamma_TEST.arff", "@relation x\n")
+        z.writestr("pkg/data/Gamma/Gamma_TRAIN.ts", "@data\n1,2:a\n")
+        z.writestr("pkg/data/Gamma/Gamma_TEST.ts", "@data\n3:b\n")
+    table = tmp_path / "published.csv"
+    table.write_text("dataset,train,test,length,classes,resnet_mean5,inceptiontime\n"
+                     "Alpha,2,1,2,2,0.9000,0.9500\nBeta,2,1,2,2,0.8000,0.7000\n")
+    compare = tmp_path / "compare"
+    (compare / "Shared").mkdir(parents=True)
+    (compare / "Shared" / "Shared_TRAIN.tsv").write_bytes(train_tsv)
+    (compare / "Shared" / "Shared_TEST.tsv").write_bytes(test_tsv)
+    out = tmp_path / "out"
+    wheels = [tmp_path / "a.whl", tmp_path / "b.whl"]
+
+    assert set(heldout.find_sets(wheels)) == {"Alpha", "Shared", "Beta", "Gamma"}  # OnlyTrain lacks TEST
+    names = heldout.build(wheels, out, None, compare, table)
+    assert names == ["Alpha", "Beta"]
+    assert "1 set(s) shared" in capsys.readouterr().err
+    assert (out / "Alpha" / "Alpha_TRAIN.tsv").read_bytes() == train_tsv
+    assert (out / "Beta" / "Beta_TRAIN.tsv").read_text() == "1\t0.25\t-3.0\n2\t1.0\t0.0\n"
+    published = bench.read_published(out)
+    assert published == {"Alpha": {"ResNet": 90.0, "InceptionTime": 95.0},
+                         "Beta": {"ResNet": 80.0, "InceptionTime": 70.0}}
+    heldout.build(wheels, out, ["Gamma"], None, table)
+    assert (out / "Gamma" / "Gamma_TEST.ts").read_text() == "@data\n3:b\n" and not list(out.glob("Gamma/*.arff"))
+
+    heldout.build(wheels, out, None, compare, table)  # a second run finds identical files: fine
+    (out / "Alpha" / "Alpha_TEST.tsv").write_bytes(b"1\t9\t9\n")
+    with pytest.raises(SystemExit, match="Alpha_TEST.tsv: already exists with different content"):
+        heldout.build(wheels, out, None, compare, table)
+    assert (out / "Alpha" / "Alpha_TEST.tsv").read_bytes() == b"1\t9\t9\n"
+    (compare / "Shared" / "Shared_TEST.tsv").write_bytes(b"2\t0.0\t1.1\n")
+    with pytest.raises(SystemExit, match="differ from .*: Shared"):
+        heldout.build(wheels, tmp_path / "out2", None, compare, table)
+    with pytest.raises(SystemExit, match="not in the wheels given .*: Delta"):
+        heldout.build(wheels, tmp_path / "out3", ["Delta"], None, table)
+    (tmp_path / "bad.whl").write_text("not a zip")
+    with pytest.raises(SystemExit, match="bad.whl: not a readable wheel"):
+        heldout.find_sets([tmp_path / "bad.whl"])
+
+
+def test_heldout_published_table_holds_only_sets_outside_the_benchmark_root():
+    """The committed held-out table has the benchmark's columns, accuracies as fractions, and no set that
+    the 30-set benchmark root also holds: a held-out set must be one no recipe decision saw."""
+    import csv
+
+    heldout = load("heldout_ucr")
+    with open(heldout.PUBLISHED, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows and len(rows) == len({r["dataset"] for r in rows})
+    assert all(0 < float(r["resnet_mean5"]) <= 1 and 0 < float(r["inceptiontime"]) <= 1 for r in rows)
+    benchmark_root = shared("ucr")
+    assert not {r["dataset"] for r in rows} & {p.name for p in benchmark_root.iterdir() if p.is_dir()}
