@@ -466,6 +466,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         raise SystemExit("--ensemble needs N >= 1 and cannot be combined with --dev-folds")
     if args.baseline_only and (args.baseline is None or args.dev_val > 0 or args.ensemble > 1):
         raise SystemExit("--baseline-only needs --baseline and cannot be combined with --dev-val or --ensemble")
+    if args.baseline and args.dev_val > 0:  # it used to be dropped without a word
+        raise SystemExit("--baseline is fitted on TEST or on the --dev-folds folds, not on a --dev-val split: "
+                         "compare on TRAIN with --dev-folds K instead")
     if args.probs and (args.ensemble > 1 or args.dev_folds or args.dev_val > 0):
         raise SystemExit("--probs saves single networks' TEST probabilities: not with --ensemble, --dev-val or --dev-folds")
     if args.from_json:  # --root only supplies the published figures here

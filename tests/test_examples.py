@@ -215,6 +215,10 @@ def test_benchmark_ucr_summary_of_a_baseline_alone():
     assert "MiniRocket vs ResNet" in text and "wins/ties/losses 1/0/0" in text
     with pytest.raises(SystemExit, match="--baseline-only needs --baseline"):
         bench.main(["--root", str(fixture("ucr")), "--baseline-only"])
+    # a baseline asked for beside a --dev-val split is refused, not silently left out of the table
+    with pytest.raises(SystemExit, match="--baseline is fitted on TEST or on the --dev-folds folds"):
+        bench.main(["--root", str(fixture("ucr")), "--datasets", "ItalyPowerDemand", "--dev-val", "0.3",
+                    "--baseline", "minirocket"])
 
 
 def test_benchmark_ucr_paired_comparison():
