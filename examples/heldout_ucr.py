@@ -42,7 +42,8 @@ def find_sets(wheels: list[Path]) -> dict[str, tuple[Path, str, dict[str, str]]]
     found: dict[str, tuple[Path, str, dict[str, str]]] = {}
     for wheel in wheels:
         try:
-            names = zipfile.ZipFile(wheel).namelist()
+            with zipfile.ZipFile(wheel) as z:
+                names = z.namelist()
         except (OSError, zipfile.BadZipFile) as exc:
             raise SystemExit(f"{wheel}: not a readable wheel/zip file ({exc})") from None
         per: dict[tuple[str, str], dict[str, str]] = {}
