@@ -38,9 +38,10 @@ _PREFERENCE = ("tsv", "ts", "txt")  # aeon's wheels carry .ts and .arff of one s
 
 def find_sets(wheels: list[Path]) -> dict[str, tuple[Path, str, dict[str, str]]]:
     """name -> (wheel, extension, {split: member}) for every set with both splits in one wheel; where
-    several wheels or formats hold a set, the first wheel given and then .tsv > .ts > .txt win."""
-    found: dict[str, tuple[Path, str, dict[str, str]]] = {}
-    for wheel in wheels:
+    several wheels or formats hold a set, .tsv (the UCR 2018 files) > .ts > .txt win, then the first
+    wheel given, so the choice does not depend on the order a shell glob lists the wheels in."""
+    candidates: list[tuple[int, int, str, tuple[Path, str, dict[str, str]]]] = []
+    for order, wheel in enumerate(wheels):
         try:
             with zipfile.ZipFile(wheel) as z:
                 names = z.namelist()
@@ -51,9 +52,11 @@ def find_sets(wheels: list[Path]) -> dict[str, tuple[Path, str, dict[str, str]]]
             m = _SPLIT.search(member)
             if m:
                 per.setdefault((m["name"], m["ext"]), {})[m["split"]] = member
-        for (name, ext), splits in sorted(per.items(), key=lambda kv: _PREFERENCE.index(kv[0][1])):
-            if len(splits) == 2 and name not in found:
-                found[name] = (wheel, ext, splits)
+        candidates += [(_PREFERENCE.index(ext), order, name, (wheel, ext, splits))
+                       for (name, ext), splits in per.items() if len(splits) == 2]
+    found: dict[str, tuple[Path, str, dict[str, str]]] = {}
+    for _, _, name, choice in sorted(candidates, key=lambda c: c[:2]):
+        found.setdefault(name, choice)
     return found
 
 

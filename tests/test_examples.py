@@ -476,6 +476,11 @@ def test_heldout_ucr_lays_wheel_sets_out_for_the_benchmark(tmp_path, capsys):
     wheels = [tmp_path / "a.whl", tmp_path / "b.whl"]
 
     assert set(heldout.find_sets(wheels)) == {"Alpha", "Shared", "Beta", "Gamma"}  # OnlyTrain lacks TEST
+    with zipfile.ZipFile(tmp_path / "c.whl", "w") as z:  # an aeon-like wheel with Alpha as .ts, listed first
+        z.writestr("pkg/data/Alpha/Alpha_TRAIN.ts", "@data\n1:a\n")
+        z.writestr("pkg/data/Alpha/Alpha_TEST.ts", "@data\n1:a\n")
+    chosen = heldout.find_sets([tmp_path / "c.whl", *wheels])
+    assert chosen["Alpha"][:2] == (tmp_path / "a.whl", "tsv")  # the .tsv wins whatever the wheels' order
     names = heldout.build(wheels, out, None, compare, table)
     assert names == ["Alpha", "Beta"]
     assert "1 set(s) shared" in capsys.readouterr().err
