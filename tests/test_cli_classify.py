@@ -315,7 +315,7 @@ def test_classify_with_a_ucr_model(tmp_path):
 
     root = fixture("ucr")
     cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(root),
-                             "--data.dataset", "GunPoint", "--trainer.max_steps=40",
+                             "--data.dataset", "GunPoint", "--trainer.max_steps=14",  # 42 with StepBudget
                              f"--trainer.default_root_dir={tmp_path}", *QUIET])
     ckpt = cli.trainer.checkpoint_callback.last_model_path
     # The recipe averages the weights (EMA): the file must hold the averaged weights, i.e. the ones
@@ -346,7 +346,7 @@ def test_classify_replays_level_channels_from_the_checkpoint(tmp_path):
     # and give the probabilities the fitted model gives on the data module's own test inputs.
     root = fixture("ucr")
     cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(root),
-                             "--data.dataset", "Chinatown", "--data.keep_level=null", "--trainer.max_steps=30",
+                             "--data.dataset", "Chinatown", "--data.keep_level=null", "--trainer.max_steps=10",
                              f"--trainer.default_root_dir={tmp_path}", *QUIET])
     dm, model = cli.datamodule, cli.model
     assert dm.preprocess.normalize == "zscore_level" and model.hparams.in_channels == 2

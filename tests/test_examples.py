@@ -119,18 +119,19 @@ def test_benchmark_ucr(tmp_path, scratch):
     root = fixture("ucr")
     bench = load("benchmark_ucr")
     rows = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "ucr.json"),
-                       "--", "--trainer.max_steps=5", "--model.arch_options.stem_filters=true",
+                       "--", "--trainer.max_steps=2", "--model.arch_options.stem_filters=true",
                        "--model.mixup_alpha=0.4"])
     r = rows[0]
     assert r["dataset"] == "ItalyPowerDemand" and 0 <= r["acc"] <= 100 and r["split"] == "test"
     assert r["arch_options"] == {"stem_filters": True}  # what the candidate was, in the row
     assert r["mixup_alpha"] == 0.4
     assert r["normalize"] == "zscore"  # z-normalised set: the level-channel rule does not fire
-    assert r["steps"] == 5 and r["cpu_s"] > 0 and r["batch_size"] == 16
+    # 3 x 2 steps: the recipe's StepBudget lengthens the run (200 epochs wanted, capped at 3 x max_steps)
+    assert r["steps"] == 6 and r["cpu_s"] > 0 and r["batch_size"] == 16
     assert json.loads((tmp_path / "ucr.json").read_text())[0]["dataset"] == "ItalyPowerDemand"
     # --dev-val scores a part of TRAIN, never TEST
     dev = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--dev-val", "0.3",
-                      "--", "--trainer.max_steps=5"])[0]
+                      "--", "--trainer.max_steps=2"])[0]
     assert dev["split"] == "dev-val"
     # --dev-folds pools K held-out folds of TRAIN: every training series is scored once, TEST never
     cv = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--dev-folds", "2",
@@ -302,7 +303,7 @@ def test_screen_end_of_run_scores_variants_of_one_fit(tmp_path, scratch, capsys)
     statistics are those of the whole fold's TRAIN in one batch."""
     screen, bench = load("screen_end_of_run"), load("benchmark_ucr")
     root = fixture("ucr")
-    steps = ["--", "--trainer.max_steps=6"]
+    steps = ["--", "--trainer.max_steps=2"]  # 6 with the recipe's StepBudget
     rows = screen.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--folds", "2", "--ema-decay", "0.9",
                         "--json", str(tmp_path / "scr.json"), *steps])
     assert len(rows) == 2 and sum(r["held_out"] for r in rows) == 67

@@ -120,3 +120,12 @@ def test_grid_search_on_a_ucr_set():
     assert len(scores) == 2 and search.best_score_ == scores.max()
     assert search.best_params_["lr"] == [1e-3, 1e-2][int(np.argmax(scores))]
     assert set(search.predict(x)) <= {"1", "2"}  # refitted on all of TRAIN with the best value
+
+
+def test_training_length_follows_the_recipes_step_budget():
+    x, y = _toy()  # 40 series at batch 16: 3 batches per epoch
+    budget = MultiScaleResNetClassifier(max_steps=4, random_state=0).fit(x, y)
+    assert budget.module_.trainer.global_step == 12  # 200 epochs wanted, capped at 3 x max_steps
+    exact = MultiScaleResNetClassifier(max_steps=4, min_epochs=None, random_state=0).fit(x, y)
+    assert exact.module_.trainer.global_step == 4
+    assert clone(exact).get_params()["min_epochs"] is None

@@ -75,6 +75,8 @@ def test_fast_dev_run_ucr_config(tmp_path):
     assert not [w for w in seen if "across ranks is zero" in str(w.message)]
     assert cli.model.task == "multiclass" and cli.model.hparams.num_classes == 2
     assert cli.datamodule.drop_last is False  # the recipe keeps each epoch's short last batch
+    budget = [c for c in cli.trainer.callbacks if type(c).__name__ == "StepBudget"]
+    assert len(budget) == 1 and budget[0].steps is None  # a fast_dev_run is left at its one batch
     full = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(root), "--data.dataset", "ItalyPowerDemand",
                     "--trainer.fast_dev_run=true", "--data.init_args.drop_last=true"], tmp_path)
     sizes = [len(b["y"]) for b in full.datamodule.train_dataloader()]
@@ -270,12 +272,14 @@ def test_ucr_recipe_learns_gunpoint_for_two_seeds(tmp_path):
     root = fixture("ucr")
     for seed in (0, 1):
         cli = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(root), "--data.dataset", "GunPoint",
-                       f"--seed_everything={seed}", "--trainer.max_steps=120", "--trainer.logger=false",
+                       f"--seed_everything={seed}", "--trainer.max_steps=40", "--trainer.logger=false",
                        "--trainer.enable_checkpointing=false"], tmp_path / str(seed))
         acc = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]["test/acc"]
         assert acc >= 0.75, (seed, acc)
         # the recipe's weight average is active, with its horizon capped to this short run
         ema = [c for c in cli.trainer.callbacks if type(c).__name__ == "WeightEMA"]
+        # ... after the recipe's StepBudget tripled the run (200 epochs of 4 batches wanted, 3 x 40 allowed)
+        assert cli.trainer.global_step == 120
         assert len(ema) == 1 and ema[0].effective_decay == pytest.approx(1 - 1 / 12)
 
 

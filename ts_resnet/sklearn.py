@@ -38,7 +38,10 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
     Args:
         arch: network preset (``ts_resnet.list_models()``); the UCR recipe's by default.
         kernel_sizes: override the preset's branch kernel lengths (None = the preset's).
-        max_steps: optimisation steps (the recipe counts steps, not epochs).
+        max_steps: optimisation steps (the recipe counts steps, not epochs), before ``min_epochs``.
+        min_epochs: the recipe's training-length rule (:class:`~ts_resnet.budget.StepBudget`): at least
+            this many passes over the training set, within 3 x ``max_steps`` and 16 million samples
+            through the network; None = exactly ``max_steps``.
         lr: peak learning rate of the one-cycle schedule (AdamW).
         weight_decay: AdamW weight decay (not on norms and biases).
         batch_size: None = 16/32/64/128 by the number of training series.
@@ -61,13 +64,14 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, arch: str = "msresnet_ucr", kernel_sizes: tuple[int, ...] | None = None, max_steps: int = 1000,
-                 lr: float = 3e-3, weight_decay: float = 0.05, batch_size: int | None = None,
+                 min_epochs: int | None = 200, lr: float = 3e-3, weight_decay: float = 0.05, batch_size: int | None = None,
                  max_length: int | None = 256, normalize: str = "auto", augment_scale: float = 0.0,
                  augment_noise: float = 0.0, ema_decay: float | None = 0.99, random_state: int | None = None,
                  device: str = "auto", verbose: bool = False) -> None:
         self.arch = arch
         self.kernel_sizes = kernel_sizes
         self.max_steps = max_steps
+        self.min_epochs = min_epochs
         self.lr = lr
         self.weight_decay = weight_decay
         self.batch_size = batch_size
@@ -85,6 +89,7 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         import lightning as L
 
         from .averaging import WeightEMA
+        from .budget import StepBudget
         from .inference import Classifier
         from .module import SignalClassifier
 
@@ -111,11 +116,14 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
                                   in_channels=dm.in_channels, task="multiclass", class_names=names, lr=self.lr,
                                   weight_decay=self.weight_decay,
                                   channels_last=False)  # as configs/ucr.yaml: not faster for msresnet_ucr
+        # the budget first: the weight average reads the run's length in its own setup
+        callbacks = [StepBudget(min_epochs=self.min_epochs)] if self.min_epochs else []
+        callbacks += [WeightEMA(decay=self.ema_decay)] if self.ema_decay else []
         with _quiet(not self.verbose):
             trainer = L.Trainer(max_steps=self.max_steps, max_epochs=None, accelerator=self.device, devices=1,
                                 logger=False, enable_checkpointing=False, enable_progress_bar=self.verbose,
                                 enable_model_summary=False, num_sanity_val_steps=0,
-                                callbacks=[WeightEMA(decay=self.ema_decay)] if self.ema_decay else None)
+                                callbacks=callbacks)
             trainer.fit(module, datamodule=dm)
         module.eval()
         self.module_ = module
