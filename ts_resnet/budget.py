@@ -2,8 +2,8 @@
 
 The recipe counts optimisation steps, not epochs, so that 20 training series and 9,000 get comparable
 work: 1,000 steps are 500 epochs of 32 series. But they are only 67 epochs of ChlorineConcentration's
-467, and on held-out TRAIN series such sets still gained from longer training (BENCHMARKS.md, "34 UCR
-sets no recipe decision saw"). :class:`StepBudget` lengthens those runs to a minimum number of epochs,
+467, and on held-out TRAIN series such sets still gained from longer training (BENCHMARKS.md, "Training
+length from the training set"). :class:`StepBudget` lengthens those runs to a minimum number of epochs,
 within two caps: a multiple of the configured ``trainer.max_steps``, and a cost budget in samples pushed
 through the network (steps x batch x series length), which holds the longest runs to what the fixed
 budget already spent on the archive's costliest sets. Every input is known before training.
@@ -61,6 +61,9 @@ class StepBudget(Callback):
             raise ValueError(f"StepBudget needs a sized training set; it has {per_epoch} batches per epoch")
         steps = min(self.min_epochs * per_epoch, self.max_factor * base)
         if self.max_samples is not None:
+            if loader.batch_size is None:
+                raise ValueError("StepBudget's cost cap needs a DataLoader with a batch_size (not a batch_sampler); "
+                                 "pass max_samples=None to use the epoch rule alone")
             per_step = loader.batch_size * series_length(loader.dataset)
             steps = min(steps, self.max_samples / per_step)
         self.steps = int(max(base, steps))
