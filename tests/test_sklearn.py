@@ -49,7 +49,7 @@ def test_sklearn_estimator_checks(check):
 
 def test_fit_predict_any_labels_and_multichannel():
     x, y = _toy()
-    est = MultiScaleResNetClassifier(max_steps=60, random_state=0).fit(x, y)
+    est = MultiScaleResNetClassifier(max_steps=60, min_epochs=None, random_state=0).fit(x, y)
     assert list(est.classes_) == ["fast", "slow"] and est.n_features_in_ == 60
     proba = est.predict_proba(x)
     assert proba.shape == (40, 2) and np.allclose(proba.sum(1), 1)
@@ -69,7 +69,7 @@ def test_level_channels_learn_classes_that_differ_only_in_level(tmp_path):
     t = np.arange(50) / 50
     x = np.sin(2 * np.pi * (3 * t + rng.random((40, 1)))) + np.where(y == "high", 3.0, 0.0)[:, None]
     x = (x + 0.1 * rng.normal(size=x.shape)).astype(np.float32)
-    est = MultiScaleResNetClassifier(max_steps=60, random_state=0).fit(x, y)  # "auto", the recipe's rule
+    est = MultiScaleResNetClassifier(max_steps=60, min_epochs=None, random_state=0).fit(x, y)  # "auto", the recipe's rule
     assert est.classifier_.card.in_channels == 2 and est.classifier_.card.preprocess.normalize == "zscore_level"
     assert est.score(x, y) >= 0.9
     back = MultiScaleResNetClassifier.load(est.save(tmp_path / "level.ckpt"))
@@ -114,7 +114,7 @@ def test_grid_search_on_a_ucr_set():
     root = fixture("ucr")
     x, y = read_ucr_tsv(root / "ItalyPowerDemand" / "ItalyPowerDemand_TRAIN.tsv")
     x = np.stack(x)[:, 0]
-    search = GridSearchCV(MultiScaleResNetClassifier(max_steps=20, random_state=0), {"lr": [1e-3, 1e-2]}, cv=2)
+    search = GridSearchCV(MultiScaleResNetClassifier(max_steps=20, min_epochs=None, random_state=0), {"lr": [1e-3, 1e-2]}, cv=2)
     search.fit(x, np.array(y))
     scores = search.cv_results_["mean_test_score"]
     assert len(scores) == 2 and search.best_score_ == scores.max()
