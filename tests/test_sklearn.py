@@ -32,6 +32,8 @@ def test_params_round_trip_and_clone():
     assert twin.get_params() == params and twin is not est
     twin.set_params(lr=0.5, batch_size=8)
     assert twin.lr == 0.5 and twin.batch_size == 8 and est.lr == 0.01
+    # parameters added later (min_epochs) come last: a positional call keeps its meaning
+    assert MultiScaleResNetClassifier("msresnet_ucr", None, 500, 0.01).get_params()["lr"] == 0.01
 
 
 @pytest.mark.parametrize("check", [

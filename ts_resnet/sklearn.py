@@ -63,11 +63,13 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         verbose: show Lightning's progress bar and messages.
     """
 
+    # min_epochs comes last: added after the others, so that positional calls written before it keep
+    # their meaning
     def __init__(self, arch: str = "msresnet_ucr", kernel_sizes: tuple[int, ...] | None = None, max_steps: int = 1000,
-                 min_epochs: int | None = 200, lr: float = 3e-3, weight_decay: float = 0.05, batch_size: int | None = None,
+                 lr: float = 3e-3, weight_decay: float = 0.05, batch_size: int | None = None,
                  max_length: int | None = 256, normalize: str = "auto", augment_scale: float = 0.0,
                  augment_noise: float = 0.0, ema_decay: float | None = 0.99, random_state: int | None = None,
-                 device: str = "auto", verbose: bool = False) -> None:
+                 device: str = "auto", verbose: bool = False, min_epochs: int | None = 200) -> None:
         self.arch = arch
         self.kernel_sizes = kernel_sizes
         self.max_steps = max_steps
