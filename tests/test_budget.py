@@ -95,13 +95,14 @@ def test_a_loader_without_batch_size_is_refused_clearly_by_the_cost_cap(tmp_path
     ds = SignalDataset(x, np.arange(20) % 2, [str(i) for i in range(20)], train=True)
     loader = DataLoader(ds, batch_sampler=BatchSampler(SequentialSampler(ds), 4, False), collate_fn=collate_windows)
     model = SignalClassifier(arch="msresnet_tiny", num_classes=2, in_channels=1, task="multiclass")
-    trainer = L.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-                        callbacks=[StepBudget()])
+
+    def trainer(budget: StepBudget) -> L.Trainer:
+        return L.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+                         callbacks=[budget])
+
     with pytest.raises(ValueError, match="batch_sampler"):
-        trainer.fit(model, train_dataloaders=loader)
-    trainer = L.Trainer(max_steps=2, accelerator="cpu", logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-                        callbacks=[StepBudget(min_epochs=2, max_samples=None)])
-    trainer.fit(model, train_dataloaders=loader)
-    assert trainer.global_step == 6  # the epoch rule alone: 2 epochs of 5 batches wanted, capped at 3 x 2
+        trainer(StepBudget()).fit(model, train_dataloaders=loader)
+    fitted = trainer(StepBudget(min_epochs=2, max_samples=None))
+    fitted.fit(model, train_dataloaders=loader)
+    assert fitted.global_step == 6  # the epoch rule alone: 2 epochs of 5 batches wanted, capped at 3 x 2
