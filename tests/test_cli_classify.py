@@ -237,6 +237,60 @@ def test_export_parity_and_safetensors_classify(ckpt_12lead, tmp_path):
     assert main(["explain", "-m", str(onnx_path), str(folder / "x.hea"), "-o", str(tmp_path / "e.png")]) == 2
 
 
+def _another_member(ckpt: Path, path: Path, *, thresholds: list[float] | None = None, **card: object) -> Path:
+    """A copy of ``ckpt`` with different weights (as another seed would have) and, optionally, other
+    thresholds or card fields; saved as plain tensors and data, as Lightning saves checkpoints."""
+    raw = torch.load(ckpt, weights_only=True)
+    gen = torch.Generator().manual_seed(0)
+    raw["state_dict"] = {k: v + 0.05 * torch.randn(v.shape, generator=gen) if v.is_floating_point() else v
+                         for k, v in raw["state_dict"].items()}
+    if thresholds is not None:
+        raw["ts_resnet"]["thresholds"] = thresholds
+    raw["ts_resnet"].update(card)
+    torch.save(raw, path)
+    return path
+
+
+def test_classify_averages_several_models(ckpt_12lead, tmp_path, capsys):
+    """-m given twice: one set of windows, the members' probabilities averaged; a model averaged with
+    itself is the model; members that read records differently are refused by name."""
+    from ts_resnet.inference import load_ensemble
+
+    single = load_classifier(ckpt_12lead)
+    other = _another_member(ckpt_12lead, tmp_path / "other.ckpt", thresholds=[0.1, 0.2, 0.3, 0.4, 0.5])
+    folder = tmp_path / "recs"
+    write_12lead(folder, "x", 500, seed=9, rhythm="AF")
+    write_12lead(folder, "y", 250, seed=10, rhythm="SBRAD")
+    outs = {}
+    for name, models in (("a", [ckpt_12lead]), ("b", [other]), ("ab", [ckpt_12lead, other]),
+                         ("aa", [ckpt_12lead, ckpt_12lead])):
+        outs[name] = tmp_path / f"{name}.json"
+        args = [a for m in models for a in ("-m", str(m))]
+        assert main(["classify", *args, str(folder), "-o", str(outs[name]), "-q"]) == 0
+    docs = {name: json.loads(path.read_text()) for name, path in outs.items()}
+    assert docs["ab"]["model"]["members"] == 2 and "members" not in docs["a"]["model"]
+    classes = single.class_names
+    probs = {name: np.array([[r[c] for c in classes] for r in doc["records"]]) for name, doc in docs.items()}
+    assert np.abs(probs["a"] - probs["b"]).max() > 0.01  # the two members really differ
+    np.testing.assert_allclose(probs["ab"], (probs["a"] + probs["b"]) / 2, atol=1e-5)
+    np.testing.assert_allclose(probs["aa"], probs["a"], atol=1e-5)
+    # the members' thresholds differ: the ensemble decides at their mean, per class
+    ensemble = load_ensemble([ckpt_12lead, other])
+    np.testing.assert_allclose(ensemble.card.thresholds,
+                               (np.array(single.card.thresholds) + [0.1, 0.2, 0.3, 0.4, 0.5]) / 2)
+    for row, p in zip(docs["ab"]["records"], probs["ab"]):
+        assert row["predicted"] == [c for c, v, t in zip(classes, p, ensemble.card.thresholds) if v >= t - 1e-6]
+    # a member that reads records another way is refused, naming the file and the field
+    capsys.readouterr()
+    at_200 = _another_member(ckpt_12lead, tmp_path / "fs.ckpt", fs=200.0)
+    assert main(["classify", "-m", str(ckpt_12lead), "-m", str(at_200), str(folder), "-q"]) == 2
+    msg = capsys.readouterr().err
+    assert "fs.ckpt" in msg and "its fs (200.0) differs" in msg
+    renamed = _another_member(ckpt_12lead, tmp_path / "names.ckpt", class_names=["A", "B", "C", "D", "E"])
+    assert main(["classify", "-m", str(ckpt_12lead), "-m", str(renamed), str(folder), "-q"]) == 2
+    assert "class_names" in capsys.readouterr().err
+
+
 def test_explain_writes_a_readable_png(ckpt_12lead, tmp_path):
     import matplotlib.image as mpimg
 

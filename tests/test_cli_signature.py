@@ -33,10 +33,13 @@ def test_dash_and_underscore_spellings_short_flags_and_typed_values():
     parser = parser_for(classify_cmd.classify, prog="x", aliases={"checkpoint": "-m", "quiet": "-q"})
     a = parser.parse_args(["r1", "r2", "-m", "m.ckpt", "--batch-size", "8", "--nan_policy", "zero", "-q",
                            "--threshold", "0.25"])
-    assert a.paths == ["r1", "r2"] and a.checkpoint == "m.ckpt" and a.batch_size == 8
+    assert a.paths == ["r1", "r2"] and a.checkpoint == ["m.ckpt"] and a.batch_size == 8
     assert a.nan_policy == "zero" and a.quiet is True and a.threshold == 0.25
     b = parser.parse_args(["r", "-m", "m"])
     assert b.quiet is False and b.batch_size == 64 and b.threshold is None and b.on_poor_quality == "warn"
+    # a parameter typed `str | list[str]` is an option given once per value, here the members of an ensemble
+    c = parser.parse_args(["-m", "a.ckpt", "r", "--checkpoint", "b.ckpt"])
+    assert c.checkpoint == ["a.ckpt", "b.ckpt"] and c.paths == ["r"]
 
 
 @pytest.mark.parametrize("argv,message", [

@@ -15,6 +15,7 @@ __version__ = "0.2.0"
 _LAZY = {
     "SignalClassifier": "ts_resnet.module",
     "load_classifier": "ts_resnet.inference",
+    "load_ensemble": "ts_resnet.inference",
     "Classifier": "ts_resnet.inference",
 }
 

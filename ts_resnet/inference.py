@@ -223,6 +223,79 @@ def load_classifier(path: str | Path) -> Classifier:
     return Classifier(net.eval(), card)
 
 
+class ProbabilityMean(nn.Module):
+    """Several trained networks as one: each member's outputs become probabilities (softmax or
+    sigmoid, with the member's own temperature), the probabilities are averaged, and the result is
+    returned as the logits of that mean - ``log p`` for softmax, ``logit p`` for sigmoid - so that the
+    task's probabilities at temperature 1 give the mean back and every caller of a single network
+    (windows, aggregation, decisions) works unchanged. Probabilities are averaged, not logits: that is
+    what ``benchmark_ucr.py --ensemble`` measures, and a member that is confidently wrong cannot
+    outvote the others by the size of its logits."""
+
+    def __init__(self, members: Sequence[nn.Module], spec: TaskSpec,
+                 temperatures: Sequence[list[float] | None]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+        self.spec = spec
+        self.temperatures = list(temperatures)
+        # windows are padded to what the most demanding member needs
+        self.min_input_length = max(getattr(m, "min_input_length", 1) for m in members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([self.spec.probabilities(m(x).float(), t)
+                             for m, t in zip(self.members, self.temperatures)]).mean(0)
+        probs = probs.clamp(1e-7, 1.0 - 1e-7)  # finite logits for probabilities of exactly 0 or 1
+        return probs.log() if self.spec.name == "multiclass" else torch.logit(probs)
+
+
+# What members of an ensemble must share: they read a record into the same windows and score the same
+# classes, so one preprocessing pass serves them all.
+_SHARED = ("task", "num_classes", "class_names", "in_channels", "channels", "fs", "window", "eval_stride",
+           "window_agg", "preprocess")
+
+
+def load_ensemble(paths: Sequence[str | Path]) -> Classifier:
+    """Several ``.ckpt`` / ``.safetensors`` model files as one :class:`Classifier` whose probabilities
+    are the mean of theirs (:class:`ProbabilityMean`); one file is :func:`load_classifier`.
+
+    The members must read records the same way - the same classes, task, leads, sampling rate,
+    windows and preprocessing (normalisation statistics included), as the networks of several seeds
+    of one training run do; the error names the first field that differs. Their architectures may
+    differ. Each member's temperature is applied before averaging. Where the members' per-class
+    decision thresholds (or class priors) differ, the ensemble uses their mean per class; thresholds
+    tuned for the ensemble itself (``--thresholds``) are better where validation data is at hand."""
+    files = [Path(p) for p in paths]
+    if not files:
+        raise ModelFileError("no model file given")
+    if len(files) == 1:
+        return load_classifier(files[0])
+    members = []
+    for p in files:
+        if p.suffix == ".onnx":
+            raise ModelFileError(f"{p}: an ONNX model cannot be averaged with others; give the .ckpt or "
+                                 f".safetensors files of the ensemble's members")
+        members.append(load_classifier(p))
+    first = members[0].card
+    for p, member in zip(files[1:], members[1:]):
+        for name in _SHARED:
+            if getattr(member.card, name) != getattr(first, name):
+                raise ModelFileError(
+                    f"{p}: its {name} ({getattr(member.card, name)!r}) differs from {files[0]}'s "
+                    f"({getattr(first, name)!r}); only models that read records the same way (seeds of one "
+                    f"training run, say) can be averaged")
+    card = first.replace(temperature=None, thresholds=_mean_or_none([m.card.thresholds for m in members]),
+                         class_priors=_mean_or_none([m.card.class_priors for m in members]))
+    net = ProbabilityMean([m.net for m in members], first.spec, [m.card.temperature for m in members])
+    return Classifier(net.eval(), card)
+
+
+def _mean_or_none(values: list[list[float] | None]) -> list[float] | None:
+    """The per-class mean of the members' values; None when any member has none."""
+    if any(v is None for v in values):
+        return None
+    return [float(x) for x in np.mean(np.asarray(values, dtype=np.float64), axis=0)]
+
+
 def _card(meta: Any, p: Path) -> ModelCard:
     try:
         return ModelCard.from_dict(meta, source=str(p))

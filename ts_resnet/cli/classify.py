@@ -153,7 +153,7 @@ def classify_records(clf: Any, paths: list[Path], device: torch.device, *, batch
 def classify(
     paths: list[str],
     *,
-    checkpoint: str,
+    checkpoint: str | list[str],
     output: str | None = None,
     force: bool = False,
     threshold: float | None = None,
@@ -176,7 +176,9 @@ def classify(
     Args:
         paths: record files, folders or globs.
         checkpoint: .ckpt, .safetensors (+ .json sidecar) or exported .onnx model file (.onnx runs on
-            ONNX Runtime).
+            ONNX Runtime). Given more than once (-m a.ckpt -m b.ckpt), the models' probabilities are
+            averaged (an ensemble; .ckpt/.safetensors models that read records the same way, such as
+            seeds of one training run; differing per-class thresholds are averaged too).
         output: preds.csv, preds.jsonl (JSON lines) or preds.json (one document); default CSV on stdout.
         force: overwrite an existing output file.
         threshold: multi-label/binary decision threshold in [0, 1] for every class (default: the
@@ -235,9 +237,10 @@ def classify(
     return 1 if failures else 0
 
 
-def _model_and_output(checkpoint: str, output: str | None, force: bool) -> tuple[Any, Path | None, Any]:
-    """The model (BatchNorm folded) and the checked output path and format; CLIError if unusable."""
-    from ..inference import ModelFileError, load_classifier
+def _model_and_output(checkpoint: str | list[str], output: str | None, force: bool) -> tuple[Any, Path | None, Any]:
+    """The model (BatchNorm folded; several files: their average) and the checked output path and
+    format; CLIError if unusable."""
+    from ..inference import ModelFileError, load_ensemble
     from ..layers import fold_batchnorm
     from ..rows import output_format
 
@@ -249,7 +252,7 @@ def _model_and_output(checkpoint: str, output: str | None, force: bool) -> tuple
     if out_path is not None:
         check_output(out_path, force)
     try:
-        clf = load_classifier(checkpoint)
+        clf = load_ensemble([checkpoint] if isinstance(checkpoint, str) else checkpoint)
     except ModelFileError as e:
         raise CLIError(str(e)) from None
     fold_batchnorm(clf.net)  # inference only: BatchNorm folded into the convolutions
@@ -267,6 +270,9 @@ def _write(clf: Any, rows: list[dict[str, Any]], failures: list[tuple[str, str]]
                             [r["n_windows"] for r in rows], [r["quality"] for r in rows])
     model = {"arch": clf.card.arch, "task": clf.task, "classes": clf.class_names, "fs": clf.fs,
              "window": clf.window, "channels": clf.channels}
+    members = getattr(clf.net, "members", None)  # an ensemble (ProbabilityMean) says how many it averages
+    if members is not None:
+        model["members"] = len(members)
     text = render(table, fmt, clf.class_names, model=model, errors=failures, skipped=skipped)
     if out_path is None:
         sys.stdout.write(text)

@@ -8,6 +8,7 @@ conventions of a shell command that jsonargparse's own function parsers do not o
 
 * parameters without a default before the ``*`` are positional (a ``list[...]`` one takes 1+ values);
 * ``bool`` parameters that default to False are flags (``--force``, not ``--force true``);
+* keyword parameters that take a list (``str | list[str]``) are repeated options (``-m a -m b``);
 * option names use dashes (``--batch-size``) and also accept underscores (``--batch_size``);
 * aliases (``-m``, ``-o``, ``-q``, ``--class``) and mutually exclusive groups are given by the caller.
 """
@@ -15,6 +16,7 @@ conventions of a shell command that jsonargparse's own function parsers do not o
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -27,6 +29,15 @@ def _choices(hint: Any) -> tuple[Any, ...] | None:
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     if len(args) == 1 and typing.get_origin(args[0]) is Literal:
         return typing.get_args(args[0])
+    return None
+
+
+def _list_item(hint: Any) -> Any:
+    """``X`` for ``list[X]`` or a union with a ``list[X]`` arm (``str | list[str]``), else None."""
+    arms = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    for arm in arms:
+        if typing.get_origin(arm) is list:
+            return typing.get_args(arm)[0]
     return None
 
 
@@ -73,6 +84,12 @@ def parser_for(func: Callable[..., Any], *, prog: str, aliases: dict[str, str] |
             flags.append("--" + name)
         if hint is bool and param.default is False:
             kwargs.update(action="store_true")
+        elif _list_item(hint) is not None:  # one value per use of the option, collected into a list
+            kwargs.update(action="append", type=_list_item(hint))
+            if param.default is param.empty:
+                kwargs["required"] = True
+            else:
+                kwargs["default"] = param.default
         else:
             kwargs.update(type=hint)
             choices = _choices(hint)
