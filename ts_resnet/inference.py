@@ -280,13 +280,19 @@ def load_ensemble(paths: Sequence[str | Path]) -> Classifier:
         for name in _SHARED:
             if getattr(member.card, name) != getattr(first, name):
                 raise ModelFileError(
-                    f"{p}: its {name} ({getattr(member.card, name)!r}) differs from {files[0]}'s "
-                    f"({getattr(first, name)!r}); only models that read records the same way (seeds of one "
-                    f"training run, say) can be averaged")
+                    f"{p}: its {name} ({_short(getattr(member.card, name))}) differs from {files[0]}'s "
+                    f"({_short(getattr(first, name))}); only models that read records the same way (seeds "
+                    f"of one training run, say) can be averaged")
     card = first.replace(temperature=None, thresholds=_mean_or_none([m.card.thresholds for m in members]),
                          class_priors=_mean_or_none([m.card.class_priors for m in members]))
     net = ProbabilityMean([m.net for m in members], first.spec, [m.card.temperature for m in members])
     return Classifier(net.eval(), card)
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    """``repr`` cut to ``limit`` characters: a preprocessing config with 12 leads' statistics is long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _mean_or_none(values: list[list[float] | None]) -> list[float] | None:
