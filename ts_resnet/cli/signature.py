@@ -85,6 +85,8 @@ def parser_for(func: Callable[..., Any], *, prog: str, aliases: dict[str, str] |
         if hint is bool and param.default is False:
             kwargs.update(action="store_true")
         elif _list_item(hint) is not None:  # one value per use of the option, collected into a list
+            # (argparse appends to a default list instead of replacing it: give such parameters no
+            # default or None)
             kwargs.update(action="append", type=_list_item(hint))
             if param.default is param.empty:
                 kwargs["required"] = True
