@@ -155,3 +155,23 @@ def test_augment_changes_signal_only_when_active():
     y = Augment(noise_std=0.1, scale=0.2, wander=0.3, max_shift=10, lead_dropout=0.5)(x, rng, 100.0)
     assert y.shape == x.shape and not np.allclose(y, x)
     assert (np.abs(y).sum(1) > 0).any()  # at least one lead kept
+
+
+def test_crop_resize_stretches_a_random_window_back_to_full_length():
+    t = 201
+    ramp = np.tile(np.arange(t, dtype=np.float32), (2, 1))  # sample index as value: shows what was kept
+    spans = []
+    for seed in range(20):
+        y = Augment(crop_resize=0.2)(ramp, np.random.default_rng(seed), 100.0)
+        assert y.shape == ramp.shape and y.dtype == np.float32
+        np.testing.assert_allclose(y[0], y[1])  # every channel gets the same window
+        d = np.diff(y[0])
+        np.testing.assert_allclose(d, d[0], rtol=1e-4)  # a linear stretch, not a reordering
+        assert y[0, 0] >= 0 and y[0, -1] <= t - 1
+        spans.append(y[0, -1] - y[0, 0])
+    spans = np.array(spans)
+    # between 80% and 100% of the series kept, and the draw varies
+    assert (spans >= 0.8 * (t - 1) - 1e-3).all() and (spans <= t - 1 + 1e-3).all() and spans.std() > 1
+    assert Augment(crop_resize=0.2)(ramp[:, :2], np.random.default_rng(0), 100.0).shape == (2, 2)
+    with pytest.raises(ValueError, match="crop_resize"):
+        Augment(crop_resize=1.0)

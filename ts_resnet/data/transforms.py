@@ -336,6 +336,11 @@ class Augment:
         wander: amplitude of an added low-frequency (0.05-0.5 Hz) sinusoidal baseline wander.
         max_shift: largest circular time shift, in samples.
         lead_dropout: probability of zeroing each channel (at least one always kept).
+        crop_resize: window slicing (Le Guennec et al. 2016): a random window that drops up to this
+            fraction of the series (drawn from ``[0, crop_resize]``) is stretched back to the full
+            length by linear interpolation, so the network sees the shapes shifted and slightly
+            slower; the length (and so the evaluation path) is unchanged. For series without a
+            sampling rate (UCR), where random crops of a fixed window do not apply.
     """
 
     noise_std: float = 0.0
@@ -343,16 +348,28 @@ class Augment:
     wander: float = 0.0
     max_shift: int = 0
     lead_dropout: float = 0.0
+    crop_resize: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.crop_resize < 1.0:
+            raise ValueError(f"Augment.crop_resize must be in [0, 1) (a fraction of the series dropped), "
+                             f"got {self.crop_resize}")
 
     @property
     def active(self) -> bool:
-        return any([self.noise_std, self.scale, self.wander, self.max_shift, self.lead_dropout])
+        return any([self.noise_std, self.scale, self.wander, self.max_shift, self.lead_dropout, self.crop_resize])
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator, fs: float) -> np.ndarray:
         if not self.active:
             return x
         x = x.copy()
         c, t = x.shape
+        if self.crop_resize and t > 2:
+            keep = (1.0 - rng.uniform(0.0, self.crop_resize)) * (t - 1)  # span of the window, in samples
+            start = rng.uniform(0.0, (t - 1) - keep)
+            at = start + np.linspace(0.0, keep, t)
+            grid = np.arange(t)
+            x = np.stack([np.interp(at, grid, row) for row in x]).astype(np.float32)
         if self.scale:
             x *= rng.uniform(1 - self.scale, 1 + self.scale, size=(c, 1)).astype(np.float32)
         if self.wander:
