@@ -394,18 +394,23 @@ def test_classify_with_a_ucr_model(tmp_path):
     assert all(abs(float(r["1"]) + float(r["2"]) - 1) < 1e-5 for r in rows)
 
 
-def test_classify_replays_level_channels_from_the_checkpoint(tmp_path):
+@pytest.mark.parametrize("derivative", [False, True])
+def test_classify_replays_level_channels_from_the_checkpoint(tmp_path, derivative):
     # Chinatown is not z-normalised, so keep_level=null gives the network a second, level-keeping
-    # channel; classify must rebuild both from the checkpoint alone (with the training-set statistics)
-    # and give the probabilities the fitted model gives on the data module's own test inputs.
+    # channel (and derivative=true a third, the slope); classify must rebuild them from the checkpoint
+    # alone (with the training-set statistics) and give the probabilities the fitted model gives on the
+    # data module's own test inputs.
     root = fixture("ucr")
     cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(root),
                              "--data.dataset", "Chinatown", "--data.keep_level=null", "--trainer.max_steps=10",
+                             f"--data.derivative={str(derivative).lower()}",
                              f"--trainer.default_root_dir={tmp_path}", *QUIET])
     dm, model = cli.datamodule, cli.model
-    assert dm.preprocess.normalize == "zscore_level" and model.hparams.in_channels == 2
+    channels = 3 if derivative else 2
+    assert dm.preprocess.normalize == "zscore_level" and model.hparams.in_channels == channels
     clf = load_classifier(cli.trainer.checkpoint_callback.last_model_path)
-    assert clf.card.in_channels == 2 and clf.card.preprocess.normalize == "zscore_level"
+    assert clf.card.in_channels == channels and clf.card.preprocess.normalize == "zscore_level"
+    assert clf.card.preprocess.derivative is derivative
     assert clf.card.preprocess.mean == dm.preprocess.mean and clf.card.preprocess.std == dm.preprocess.std
     folder = tmp_path / "series"
     folder.mkdir()

@@ -175,3 +175,29 @@ def test_crop_resize_stretches_a_random_window_back_to_full_length():
     assert Augment(crop_resize=0.2)(ramp[:, :2], np.random.default_rng(0), 100.0).shape == (2, 2)
     with pytest.raises(ValueError, match="crop_resize"):
         Augment(crop_resize=1.0)
+
+
+def test_derivative_channel_is_the_slope_scaled_on_its_own():
+    t = np.linspace(0, 4 * np.pi, 400)
+    x = (3 * np.sin(t) + 10)[None].astype(np.float32)
+    cfg = PreprocessConfig(derivative=True)
+    assert cfg.channel_factor == 2 and not cfg.uses_dataset_stats
+    out = Preprocessor(cfg)(Record(x, 1.0, ["ch0"]))
+    assert out.shape == (2, 400) and out.dtype == np.float32
+    np.testing.assert_allclose(out[0], Preprocessor(PreprocessConfig())(Record(x, 1.0, ["ch0"]))[0])
+    cos = np.cos(t)
+    np.testing.assert_allclose(out[1], (cos - cos.mean()) / cos.std(), atol=2e-3)  # d/dt sin = cos, z-scored
+    # with level channels: z-score, level, then one slope per signal channel (a level channel's slope,
+    # z-scored, would be the same numbers again)
+    lvl = PreprocessConfig(normalize="zscore_level", mean=[10.0], std=[2.0], derivative=True)
+    assert lvl.channel_factor == 3
+    out3 = Preprocessor(lvl)(Record(x, 1.0, ["ch0"]))
+    assert out3.shape == (3, 400)
+    np.testing.assert_allclose(out3[2], out[1])
+    # a flat series and a one-sample series give a zero slope, not NaN
+    flat = Preprocessor(cfg)(Record(np.full((2, 50), 7.0, np.float32), 1.0, ["a", "b"]))
+    assert flat.shape == (4, 50) and np.isfinite(flat).all() and (flat[2:] == 0).all()
+    assert Preprocessor(cfg)(Record(np.ones((1, 1), np.float32), 1.0, ["a"])).shape == (2, 1)
+    # checkpoints written before the option load without it
+    old = {k: v for k, v in PreprocessConfig().to_dict().items() if k != "derivative"}
+    assert PreprocessConfig.from_dict(old).derivative is False

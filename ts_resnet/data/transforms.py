@@ -70,6 +70,11 @@ class PreprocessConfig:
             and amplitude, and the second half keeps them) or ``"none"``.
         mean: per-channel dataset statistics for ``normalize="dataset"`` / ``"zscore_level"``.
         std: per-channel dataset statistics for ``normalize="dataset"`` / ``"zscore_level"``.
+        derivative: also give the network the slope of every signal channel (``numpy.gradient``, central
+            differences, z-scored on its own), appended after the normalised channels: one more
+            channel per signal channel. A stem convolution can learn a difference filter, but next to the series its
+            output is small; scaled on its own it weighs as much as the series (MultiRocket's
+            first-difference representation, Tan et al. 2022).
     """
 
     fs: float | None = None
@@ -82,6 +87,7 @@ class PreprocessConfig:
     normalize: NORMALIZE = "zscore"
     mean: list[float] | None = None
     std: list[float] | None = None
+    derivative: bool = False
 
     def __post_init__(self) -> None:
         if self.normalize not in get_args(NORMALIZE):
@@ -117,8 +123,8 @@ class PreprocessConfig:
 
     @property
     def channel_factor(self) -> int:
-        """Network input channels per signal channel (2 for ``"zscore_level"``)."""
-        return 2 if self.normalize == "zscore_level" else 1
+        """Network input channels per signal channel (2 for ``"zscore_level"``, one more with ``derivative``)."""
+        return (2 if self.normalize == "zscore_level" else 1) + (1 if self.derivative else 0)
 
     @property
     def reader_nan_policy(self) -> Literal["error", "keep"]:
@@ -241,12 +247,19 @@ class Preprocessor:
     def normalize(self, x: np.ndarray) -> np.ndarray:
         cfg = self.config
         if cfg.normalize == "zscore":
-            return zscore(x)
-        if cfg.normalize == "dataset":
-            return self._standardise(x)
-        if cfg.normalize == "zscore_level":
-            return np.concatenate([zscore(x), self._standardise(x)], axis=0)
-        return x
+            out = zscore(x)
+        elif cfg.normalize == "dataset":
+            out = self._standardise(x)
+        elif cfg.normalize == "zscore_level":
+            out = np.concatenate([zscore(x), self._standardise(x)], axis=0)
+        else:
+            out = x
+        if cfg.derivative:
+            # z-scored, the slope is the same whatever the normalisation before it (a level channel's
+            # slope would repeat the series'), so one slope per signal channel, from x itself
+            slope = np.gradient(x, axis=-1) if x.shape[-1] > 1 else np.zeros_like(x)
+            out = np.concatenate([out, zscore(slope)], axis=0)
+        return out
 
     def _standardise(self, x: np.ndarray) -> np.ndarray:
         cfg = self.config

@@ -173,7 +173,7 @@ class SignalDataModule(L.LightningDataModule):
 
     @property
     def in_channels(self) -> int:
-        """Network input channels: one per channel, two with ``normalize="zscore_level"``."""
+        """Network input channels: one per channel, times :attr:`PreprocessConfig.channel_factor`."""
         return len(self.channels) * self.preprocess.channel_factor
 
     @property

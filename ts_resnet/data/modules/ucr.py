@@ -56,14 +56,18 @@ class UCRDataModule(SeriesDataModule):
             18 training series are one per class, hence the second condition (BENCHMARKS.md, "Level
             channels"). False = per-series z-score only. Multivariate (UEA) sets are standardised
             with training-set statistics either way; ``True`` adds the per-series z-score beside them.
+        derivative: also give the network each channel's slope, z-scored on its own
+            (``PreprocessConfig.derivative``: one more channel per signal channel). Off in the recipe.
         **kwargs: :class:`SeriesDataModule`'s ``val_fraction``, ``max_length``, ``keep_energy`` and
             ``batch_size`` (None = the size rule), and every data module's arguments.
     """
 
-    def __init__(self, root: str, dataset: str, keep_level: bool | None = None, **kwargs: Any) -> None:
+    def __init__(self, root: str, dataset: str, keep_level: bool | None = None, derivative: bool = False,
+                 **kwargs: Any) -> None:
         self.root = Path(root)
         self.dataset = dataset
         self.keep_level = keep_level
+        self.derivative = derivative
         self.id_prefix = dataset
         super().__init__(**kwargs)
 
@@ -71,7 +75,8 @@ class UCRDataModule(SeriesDataModule):
         # One rule for this module and ArrayDataModule(normalize="auto"): it follows the number of
         # channels, not the file format, so a UCR set read from .ts trains as from .tsv
         train, labels, _ = self._raw["TRAIN"]
-        return PreprocessConfig(normalize=recipe_normalize(train, labels, self.keep_level), nan_policy="interpolate")
+        return PreprocessConfig(normalize=recipe_normalize(train, labels, self.keep_level), nan_policy="interpolate",
+                                derivative=self.derivative)
 
     def _file(self, split: str) -> Path:
         return archive_file(self.root, self.dataset, split)
