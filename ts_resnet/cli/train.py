@@ -80,7 +80,7 @@ def run_lightning_cli(args: list[str] | None = None) -> TSResNetCLI:
         # `ts-resnet report` and the benchmark scripts pass their own argument list on purpose;
         # Lightning's notice that sys.argv holds other arguments is not for the user.
         warnings.filterwarnings("ignore", message=r".*LightningCLI's args parameter.*")
-        return TSResNetCLI(
+        cli = TSResNetCLI(
             SignalClassifier,
             SignalDataModule,
             subclass_mode_data=True,
@@ -88,3 +88,19 @@ def run_lightning_cli(args: list[str] | None = None) -> TSResNetCLI:
             auto_configure_optimizers=True,
             parser_kwargs={"description": "Train and evaluate ts_resnet models (Lightning CLI)."},
         )
+    _release_process_group()
+    return cli
+
+
+def _release_process_group() -> None:
+    """End the DDP process group once the run has finished on this rank.
+
+    Lightning keeps the group alive after ``fit``/``validate`` so a second call can reuse it. Left for
+    interpreter exit, gloo's worker threads can be torn down after Python is, and the process dies with
+    SIGABRT ("terminate called without an active exception") although the run succeeded. Only reached
+    on success: after an exception another rank may still be inside a collective, and tearing the group
+    down under it can hang instead of failing."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
