@@ -31,6 +31,9 @@ class SignalDataset(Dataset):
         augment: training augmentations.
         transform: applied to each whole record before cropping (normalisation).
         fs: sampling rate of the signals (the augmentations' baseline wander is in Hz).
+        phases: other samplings of the same records, each indexed like ``signals`` (a decimated
+            series' other sampling phases); a training item is read from ``signals`` or one of these,
+            with equal chances. Ignored in evaluation, which always reads ``signals``.
     """
 
     def __init__(
@@ -45,9 +48,12 @@ class SignalDataset(Dataset):
         augment: Augment | None = None,
         transform: Callable[[np.ndarray], np.ndarray] | None = None,
         fs: float = 100.0,
+        phases: Sequence[Sequence[np.ndarray] | np.ndarray] | None = None,
     ) -> None:
         if len(signals) != len(targets) or len(signals) != len(ids):
             raise ValueError(f"{len(signals)} signals, {len(targets)} targets, {len(ids)} ids: lengths differ")
+        if phases is not None and any(len(p) != len(signals) for p in phases):
+            raise ValueError(f"every phase must hold {len(signals)} signals, got {[len(p) for p in phases]}")
         self.signals = signals
         self.targets = np.asarray(targets)
         self.ids = list(ids)
@@ -57,17 +63,24 @@ class SignalDataset(Dataset):
         self.augment = augment
         self.transform = transform
         self.fs = fs
+        self.phases = list(phases) if phases else []
 
     def __len__(self) -> int:
         return len(self.signals)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        x = np.asarray(self.signals[i], dtype=np.float32)
+        source = self.signals
+        if self.train:
+            # Torch's RNG: seeded by seed_everything and re-seeded per worker and epoch by Lightning.
+            # One torch draw per item, phases or not, so a run without phases repeats bit for bit.
+            rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,)).item()))
+            if self.phases:
+                k = int(rng.integers(0, len(self.phases) + 1))
+                source = self.signals if k == 0 else self.phases[k - 1]
+        x = np.asarray(source[i], dtype=np.float32)
         if self.transform is not None:
             x = self.transform(x)
         if self.train:
-            # Torch's RNG: seeded by seed_everything and re-seeded per worker and epoch by Lightning.
-            rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,)).item()))
             if self.window is not None:
                 start = int(rng.integers(0, x.shape[-1] - self.window + 1)) if x.shape[-1] > self.window else 0
                 x = pad_or_crop(x, self.window, start=start)

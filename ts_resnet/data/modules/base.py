@@ -20,11 +20,17 @@ Task = Literal["multiclass", "multilabel", "binary"]
 
 @dataclass
 class Split:
-    """Preprocessed (not yet normalised) signals of one split, with targets and record ids."""
+    """Preprocessed (not yet normalised) signals of one split, with targets and record ids.
+
+    ``phases``: other samplings of the same records, indexed like ``signals`` (the decimated series'
+    other sampling phases, :class:`~ts_resnet.data.modules.SeriesDataModule`'s ``phase_jitter``);
+    training items are drawn from ``signals`` or one of them at random. None = ``signals`` only.
+    """
 
     signals: list[np.ndarray] | np.ndarray
     targets: np.ndarray
     ids: list[str]
+    phases: list[list[np.ndarray] | np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -225,7 +231,7 @@ class SignalDataModule(L.LightningDataModule):
             self.datasets[name] = SignalDataset(
                 split.signals, split.targets, split.ids, window=self.window, stride=self.eval_stride,
                 train=name == "train", augment=augment if name == "train" else None,
-                transform=self.preprocessor.normalize, fs=fs,
+                transform=self.preprocessor.normalize, fs=fs, phases=split.phases if name == "train" else None,
             )
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:

@@ -106,10 +106,15 @@ class SeriesDataModule(SignalDataModule):
             a set whose information sits in fast oscillations is not low-pass filtered away.
         batch_size: records per batch; None = a rule from the number of training series
             (:func:`auto_batch_size`: 16 up to 200 series, 32 up to 1,000, 64 up to 4,000, else 128).
+        phase_jitter: where the series are decimated by ``f > 1``, train on all ``f`` sampling phases:
+            each training item is one of ``x[k:]`` (k = 0..f-1, the end padded with the last sample)
+            through the same anti-aliasing filter, chosen at random, so the network sees the same
+            band-limited series at sub-sample offsets instead of only samples 0, f, 2f, ... Evaluation,
+            ``classify`` and sets that are not decimated keep phase 0. Off by default.
     """
 
     def __init__(self, *, val_fraction: float = 0.0, max_length: int | None = None, keep_energy: float = 0.95,
-                 batch_size: int | None = 32, **kwargs: Any) -> None:
+                 batch_size: int | None = 32, phase_jitter: bool = False, **kwargs: Any) -> None:
         if max_length is not None and max_length < 8:
             raise ValueError(f"max_length must be >= 8 samples (or None), got {max_length}")
         if not 0.0 <= keep_energy <= 1.0:
@@ -120,6 +125,7 @@ class SeriesDataModule(SignalDataModule):
         self.max_length = max_length
         self.keep_energy = keep_energy
         self.auto_batch = batch_size is None
+        self.phase_jitter = phase_jitter
         super().__init__(batch_size=batch_size or 32, **kwargs)
 
     def raw_series(self) -> dict[str, tuple[list[np.ndarray], list[str]]]:
@@ -162,13 +168,29 @@ class SeriesDataModule(SignalDataModule):
             if len({s.shape for s in x}) == 1:
                 x = np.stack(x)
             ids = [f"{self.id_prefix}_{split.lower()}_{i}" for i in range(len(x))]
-            splits[split] = Split(x, y, ids)
+            phases = None
+            if split == "TRAIN" and self.phase_jitter and self.preprocess.decimate > 1:
+                phases = [self._phase(series, channels, source, k, x) for k in range(1, self.preprocess.decimate)]
+            splits[split] = Split(x, y, ids, phases)
         train = splits["TRAIN"]
         parts = self.split_records(train.targets, val_fraction=self.val_fraction)
         out = {"train": _take(train, parts["train"]), "val": _take(train, parts["val"])}
         if "TEST" in splits:
             out["test"] = splits["TEST"]
         return out
+
+    def _phase(self, series: list[np.ndarray], channels: list[str], source: str, k: int,
+               like: list[np.ndarray] | np.ndarray) -> list[np.ndarray] | np.ndarray:
+        """The training series decimated from sample ``k`` on: the series shifted left by ``k`` samples
+        (the end repeats the last one, so the length and hence the decimated length stay those of
+        phase 0) through the same preprocessing."""
+        out = []
+        for i, s in enumerate(series):
+            s = np.asarray(s, dtype=np.float32)
+            shifted = np.concatenate([s[:, k:], np.repeat(s[:, -1:], min(k, s.shape[-1]), axis=-1)], axis=-1)
+            out.append(self.preprocessor(Record(shifted[:, : s.shape[-1]], 1.0, channels,
+                                                id=f"{source}, series {i + 1}, phase {k}"), normalize=False))
+        return np.stack(out) if isinstance(like, np.ndarray) else out
 
     id_prefix = "series"
 
@@ -182,8 +204,11 @@ class SeriesDataModule(SignalDataModule):
 
 
 def _take(split: Split, idx: np.ndarray) -> Split:
-    signals = split.signals[idx] if isinstance(split.signals, np.ndarray) else [split.signals[i] for i in idx]
-    return Split(signals, split.targets[idx], [split.ids[i] for i in idx])
+    def pick(signals: list[np.ndarray] | np.ndarray) -> list[np.ndarray] | np.ndarray:
+        return signals[idx] if isinstance(signals, np.ndarray) else [signals[i] for i in idx]
+
+    phases = [pick(p) for p in split.phases] if split.phases is not None else None
+    return Split(pick(split.signals), split.targets[idx], [split.ids[i] for i in idx], phases)
 
 
 class ArrayDataModule(SeriesDataModule):
