@@ -16,7 +16,8 @@ chosen on TEST: ``--dev-val F`` holds out a stratified fraction ``F`` of TRAIN, 
 and reports accuracy on that held-out part instead, which is how recipe choices were made.
 ``--dev-folds K`` is the less noisy form for small sets: stratified K-fold cross-validation on TRAIN
 (each fold is scored by a network trained on the other K - 1), so every training series is held out
-once; the row's accuracy is over all of TRAIN, and ``--baseline minirocket`` is fitted on the same folds.
+once (except the one series of a class that has only one, which stays in every training part); the row's
+accuracy is over all of TRAIN, and ``--baseline minirocket`` is fitted on the same folds.
 
 Per data set the table prints test accuracy (mean +- std over seeds), the published ResNet (Wang et al.
 2017, mean of 5 runs as re-run by Fawaz et al. 2019) and InceptionTime (Ismail Fawaz et al. 2020, an
@@ -43,6 +44,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -268,15 +270,31 @@ def write_folds(root: Path, dataset: str, folds: int, seed: int, out: Path) -> l
             in_data = line.strip().lower().startswith("@data")
     # the label is column 0 of a UCR .tsv line and the text after the last ':' of a UEA .ts line
     labels = [ln.split("\t", 1)[0].strip() if src.suffix == ".tsv" else ln.rsplit(":", 1)[-1].strip() for ln in series]
-    smallest = min(labels.count(c) for c in set(labels))
+    counts = Counter(labels)
+    # A class with one training series cannot be held out: the fold's network would never have seen
+    # the label (DiatomSizeReduction's class 1). Such series stay in every fold's training part and
+    # are never scored; the other series are split as usual, so sets without them get the same folds.
+    lone = sorted(c for c, n in counts.items() if n == 1)
+    scored = [i for i, lab in enumerate(labels) if counts[lab] > 1]
+    if len(scored) < folds:
+        raise SystemExit(f"{dataset}: --dev-folds {folds} needs at least {folds} training series in classes of two "
+                         f"or more; it has {len(scored)} ({len(lone)} of {len(counts)} classes have one series)")
+    if lone:
+        warnings.warn(f"{dataset}: classes {lone} have one training series each; it stays in every fold's "
+                      "training part and is not scored", stacklevel=2)
+    smallest = min(n for n in counts.values() if n > 1)
     if smallest < folds:
         warnings.warn(f"{dataset}: its smallest class has {smallest} training series, fewer than {folds} folds; "
                       "some folds hold none of it", stacklevel=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn's own form of the warning above
-        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(series, labels))
+        splits = list(StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+                      .split(scored, [labels[i] for i in scored]))
+    always = [i for i, lab in enumerate(labels) if counts[lab] == 1]
     roots = []
-    for k, (train_idx, held_idx) in enumerate(splits):
+    for k, (train_pos, held_pos) in enumerate(splits):
+        train_idx = [scored[j] for j in train_pos] + always
+        held_idx = [scored[j] for j in held_pos]
         d = out / f"fold{k}" / dataset
         d.mkdir(parents=True)
         for split, idx in (("TRAIN", train_idx), ("TEST", held_idx)):

@@ -118,6 +118,54 @@ def test_ucr_long_series_are_decimated_through_the_preprocessor(tmp_path):
         UCRDataModule(root=str(tmp_path), dataset="Long", max_length=2)
 
 
+def test_phase_jitter_trains_on_every_sampling_phase_of_decimated_series(tmp_path):
+    import torch
+
+    from ts_resnet.data.records import Record
+    from ts_resnet.data.transforms import Preprocessor
+
+    _write_ucr(tmp_path, "Long", n=24, length=300)
+    dm = UCRDataModule(root=str(tmp_path), dataset="Long", max_length=128, batch_size=None, phase_jitter=True,
+                       val_fraction=0.25)
+    dm.setup("fit")
+    train = dm.splits["train"]
+    assert dm.preprocess.decimate == 3
+    # phases 1 and 2, indexed like phase 0 (also after the validation split is carved out)
+    assert [p.shape for p in train.phases] == [train.signals.shape] * 2
+    i = 4
+    raw = dm._raw["TRAIN"][0][int(train.ids[i].rsplit("_", 1)[1])]
+    for k, phase in enumerate(train.phases, start=1):
+        shifted = np.concatenate([raw[:, k:], np.repeat(raw[:, -1:], k, axis=-1)], axis=-1)
+        expected = Preprocessor(dm.preprocess)(Record(shifted, 1.0, ["ch0"]), normalize=False)
+        np.testing.assert_allclose(phase[i], expected, atol=1e-6)
+        # the same band-limited series a third of a decimated sample later: close, not equal
+        gap = np.abs(phase[i] - train.signals[i]).mean() / np.abs(train.signals[i]).mean()
+        assert 0.01 < gap < 0.5
+    # training items come from all three phases; validation and test read phase 0 only
+    torch.manual_seed(0)
+    drawn = {dm.datasets["train"][i]["x"].numpy().tobytes() for _ in range(40)}
+    assert len(drawn) == 3
+    assert not dm.datasets["val"].phases
+    val_item = dm.datasets["val"][0]["x"].numpy()
+    np.testing.assert_allclose(val_item[0], dm.preprocessor.normalize(dm.splits["val"].signals[0]), atol=1e-6)
+    assert dm.splits["test"].phases is None
+    # off by default, and nothing to jitter where the series are not decimated
+    plain = UCRDataModule(root=str(tmp_path), dataset="Long", max_length=128)
+    plain.setup("fit")
+    assert plain.splits["train"].phases is None and not plain.datasets["train"].phases
+    short = UCRDataModule(root=str(tmp_path), dataset="Long", max_length=512, phase_jitter=True)
+    short.setup("fit")
+    assert short.preprocess.decimate == 1 and short.splits["train"].phases is None
+
+
+def test_signal_dataset_phases_must_match_the_signals():
+    from ts_resnet.data.datasets import SignalDataset
+
+    x = np.zeros((4, 1, 10), dtype=np.float32)
+    with pytest.raises(ValueError, match="every phase must hold 4 signals"):
+        SignalDataset(x, np.zeros(4, dtype=np.int64), list("abcd"), train=True, phases=[x[:3]])
+
+
 def test_level_channels_only_for_sets_that_are_not_znormalised(tmp_path):
     from ts_resnet.data.modules import znormalised
 

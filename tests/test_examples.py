@@ -181,6 +181,28 @@ def test_benchmark_ucr_folds_partition_train(tmp_path, fmt):
     assert sorted(dm.class_names) == names
 
 
+def test_benchmark_ucr_folds_keep_one_series_classes_in_training(tmp_path):
+    # DiatomSizeReduction's class 1 has one training series: held out, the fold's network would never
+    # have seen the label and the data module refuses it. It stays in every training part instead.
+    bench = load("benchmark_ucr")
+    labels = ["a"] * 6 + ["b"] * 6 + ["lone"]
+    d = tmp_path / "src" / "Toy"
+    d.mkdir(parents=True)
+    lines = [f"{lab}\t" + "\t".join(f"{i + j / 10}" for j in range(12)) for i, lab in enumerate(labels)]
+    (d / "Toy_TRAIN.tsv").write_text("\n".join(lines) + "\n")
+    with pytest.warns(UserWarning, match=r"classes \['lone'\] have one training series"):
+        folds = bench.write_folds(tmp_path / "src", "Toy", 3, 0, tmp_path / "cv")
+    assert [n for _, n in folds] == [4, 4, 4]
+    for r, _ in folds:
+        train = (r / "Toy" / "Toy_TRAIN.tsv").read_text().splitlines()
+        assert lines[-1] in train and len(train) == 9
+        assert lines[-1] not in (r / "Toy" / "Toy_TEST.tsv").read_text().splitlines()
+    # nothing left to score: a clear message instead of a failure inside the first fold
+    (d / "Toy_TRAIN.tsv").write_text("\n".join(lines[:2] + lines[-1:]) + "\n")
+    with pytest.raises(SystemExit, match="needs at least 3 training series in classes of two or more; it has 2"):
+        bench.write_folds(tmp_path / "src", "Toy", 3, 0, tmp_path / "cv2")
+
+
 def test_benchmark_ucr_summary_counts_wins_and_ranks():
     bench = load("benchmark_ucr")
     rows = [

@@ -59,8 +59,8 @@ class UCRDataModule(SeriesDataModule):
         derivative: also give the network each channel's slope, z-scored on its own
             (``PreprocessConfig.derivative``: one more channel per signal channel). Off in the recipe:
             91.12 against 91.40 on the 30-set UCR benchmark's TEST, seed 0 (BENCHMARKS.md).
-        **kwargs: :class:`SeriesDataModule`'s ``val_fraction``, ``max_length``, ``keep_energy`` and
-            ``batch_size`` (None = the size rule), and every data module's arguments.
+        **kwargs: :class:`SeriesDataModule`'s ``val_fraction``, ``max_length``, ``keep_energy``,
+            ``batch_size`` (None = the size rule) and ``phase_jitter``, and every data module's arguments.
     """
 
     def __init__(self, root: str, dataset: str, keep_level: bool | None = None, derivative: bool = False,
