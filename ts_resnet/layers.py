@@ -31,9 +31,25 @@ def make_divisible(v: float, divisor: int = 8, min_value: int | None = None) -> 
     return new_v
 
 
+PaddingMode = Literal["zeros", "circular"]
+
+
+def circular_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """``pad`` samples of wrap-around on both ends of the last axis; unlike ``F.pad(mode="circular")``
+    it also works when ``pad`` exceeds the length (a 39-tap kernel on a 15-sample series)."""
+    if pad == 0:
+        return x
+    n = x.shape[-1]
+    reps = -(-pad // n)  # ceil
+    tiled = torch.cat([x] * (2 * reps + 1), dim=-1)
+    return tiled[..., reps * n - pad: reps * n + n + pad]
+
+
 class ConvNormAct1d(nn.Sequential):
     """Conv1d (no bias, a norm follows) -> norm -> optional activation, 'same' padding for odd kernels
-    (``dilation * (kernel_size // 2)`` samples each side)."""
+    (``dilation * (kernel_size // 2)`` samples each side): zeros, or with ``padding_mode="circular"``
+    the other end of the series (the convolution is then built unpadded and the input wrapped first,
+    so the 2-D channels-last path and the state dict are the same in both modes)."""
 
     def __init__(
         self,
@@ -46,21 +62,27 @@ class ConvNormAct1d(nn.Sequential):
         dilation: int = 1,
         norm_layer: type[nn.Module] = nn.BatchNorm1d,
         act_layer: type[nn.Module] | None = nn.ReLU,
+        padding_mode: PaddingMode = "zeros",
     ) -> None:
+        if padding_mode not in ("zeros", "circular"):
+            raise ValueError(f"padding_mode must be 'zeros' or 'circular', got {padding_mode!r}")
+        pad = dilation * (kernel_size // 2)
         layers: list[nn.Module] = [
-            nn.Conv1d(in_ch, out_ch, kernel_size, stride, padding=dilation * (kernel_size // 2), dilation=dilation,
-                      groups=groups, bias=False),
+            nn.Conv1d(in_ch, out_ch, kernel_size, stride, padding=pad if padding_mode == "zeros" else 0,
+                      dilation=dilation, groups=groups, bias=False),
             norm_layer(out_ch),
         ]
         if act_layer is not None:
             layers.append(act_layer(inplace=True) if _accepts_inplace(act_layer) else act_layer())
         super().__init__(*layers)
+        self.wrap = pad if padding_mode == "circular" else 0
 
     @property
     def norm(self) -> nn.Module:
         return self[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = circular_pad(x, self.wrap)
         if x.ndim == 4:  # (B, C, 1, T) channels-last: MultiScaleResNet1d.set_channels_last
             return self.after_conv(conv1d_as_2d(self[0], x))
         return super().forward(x)
@@ -157,9 +179,10 @@ class MultiKernelConv1d(nn.Module):
     kernel with zeros between its taps, which is the same convolution.
     """
 
-    def __init__(self, convs: Sequence[nn.Conv1d]) -> None:
+    def __init__(self, convs: Sequence[nn.Conv1d], *, circular: bool = False) -> None:
         super().__init__()
         first = convs[0]
+        self.circular = circular  # the branches wrap the series around instead of zero-padding it
         for c in convs:
             if (c.in_channels, c.stride, c.groups, c.bias is None) != (
                     first.in_channels, first.stride, first.groups, first.bias is None):
@@ -174,7 +197,10 @@ class MultiKernelConv1d(nn.Module):
         ])
         bias = torch.cat([c.bias for c in self.convs]) if self.convs[0].bias is not None else None
         first = self.convs[0]
-        y = nn.functional.conv1d(x, weight, bias, first.stride, self.kmax // 2, 1, first.groups)
+        if self.circular:
+            y = nn.functional.conv1d(circular_pad(x, self.kmax // 2), weight, bias, first.stride, 0, 1, first.groups)
+        else:
+            y = nn.functional.conv1d(x, weight, bias, first.stride, self.kmax // 2, 1, first.groups)
         return list(y.split(self.splits, dim=1))
 
 
@@ -210,6 +236,8 @@ class BlockConfig:
         norm_layer: normalisation layer type.
         act_layer: activation layer type.
         fuse_convs: run the branches' first convolutions as one (:class:`MultiKernelConv1d`).
+        padding_mode: what the k-length convolutions see beyond the ends of the series: ``"zeros"``
+            or ``"circular"`` (the other end; see :class:`ConvNormAct1d`).
     """
 
     kernel_sizes: tuple[int, ...] = (3, 5, 7)
@@ -221,6 +249,7 @@ class BlockConfig:
     norm_layer: type[nn.Module] = nn.BatchNorm1d
     act_layer: type[nn.Module] = nn.ReLU
     fuse_convs: bool = False
+    padding_mode: PaddingMode = "zeros"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
@@ -232,6 +261,8 @@ class BlockConfig:
                                  f"got {list(self.dilations)}")
         if self.fusion not in ("concat", "sum", "attention"):
             raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {self.fusion!r}")
+        if self.padding_mode not in ("zeros", "circular"):
+            raise ValueError(f"padding_mode must be 'zeros' or 'circular', got {self.padding_mode!r}")
 
     def branch_shapes(self) -> list[tuple[int, int]]:
         """``(kernel length, dilation)`` of each branch."""
@@ -284,7 +315,8 @@ class _MultiScaleResidual(nn.Module):
     def set_fused(self, fused: bool) -> None:
         """Switch between one fused first convolution and separate ones (same weights, same outputs)."""
         # a plain attribute holding the branches' convs: the state dict and parameters() are unchanged
-        object.__setattr__(self, "fused", MultiKernelConv1d(self.branch_first_convs())
+        object.__setattr__(self, "fused", MultiKernelConv1d(self.branch_first_convs(),
+                                                            circular=self.config.padding_mode == "circular")
                            if fused and len(self.kernel_sizes) > 1 else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -334,8 +366,10 @@ class MultiScaleBlock1d(_MultiScaleResidual):
         branch_out = mid if fusion == "concat" else out_ch
         self.branches = nn.ModuleList(
             nn.Sequential(
-                ConvNormAct1d(in_ch, mid, k, stride, dilation=d, norm_layer=norm_layer, act_layer=act_layer),
-                ConvNormAct1d(mid, branch_out, k, 1, dilation=d, norm_layer=norm_layer, act_layer=None),
+                ConvNormAct1d(in_ch, mid, k, stride, dilation=d, norm_layer=norm_layer, act_layer=act_layer,
+                              padding_mode=config.padding_mode),
+                ConvNormAct1d(mid, branch_out, k, 1, dilation=d, norm_layer=norm_layer, act_layer=None,
+                              padding_mode=config.padding_mode),
             )
             for k, d in config.branch_shapes()
         )
@@ -385,7 +419,8 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
         branch_w = max(8, int(round(width * self.branch_ratio))) if fusion == "concat" else width
         self.reduce = ConvNormAct1d(in_ch, width, 1, norm_layer=norm_layer, act_layer=act_layer)
         self.branches = nn.ModuleList(
-            ConvNormAct1d(width, branch_w, k, stride, dilation=d, norm_layer=norm_layer, act_layer=act_layer)
+            ConvNormAct1d(width, branch_w, k, stride, dilation=d, norm_layer=norm_layer, act_layer=act_layer,
+                          padding_mode=config.padding_mode)
             for k, d in config.branch_shapes()
         )
         if fusion == "attention":

@@ -17,6 +17,7 @@ from .layers import (
     GlobalPool1d,
     MultiScaleBlock1d,
     MultiScaleBottleneck1d,
+    PaddingMode,
     SelectiveKernelAttention,
     SqueezeExcite1d,
     _MultiScaleResidual,
@@ -66,6 +67,9 @@ class MultiScaleResNet1d(nn.Module):
         fuse_convs: compute the first convolution of all branches of a block as one convolution
             (kernels zero-padded to the longest; same weights, same state dict, same outputs). Off by
             default: not faster for whole networks on CPU in BENCHMARKS.md; measure it on your device.
+        padding_mode: what the stem and branch convolutions see beyond the ends of the series:
+            ``"zeros"`` or ``"circular"`` (the other end, as for a closed outline: a shape's contour
+            traced from an arbitrary starting point has no ends).
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class MultiScaleResNet1d(nn.Module):
         act_layer: type[nn.Module] = nn.ReLU,
         zero_init_last: bool = True,
         fuse_convs: bool = False,
+        padding_mode: PaddingMode = "zeros",
     ) -> None:
         super().__init__()
         if in_ch < 1:
@@ -113,7 +118,7 @@ class MultiScaleResNet1d(nn.Module):
         block_config = BlockConfig(kernel_sizes=tuple(kernel_sizes),
                                    dilations=None if dilations is None else tuple(dilations), fusion=fusion,
                                    branch_ratio=branch_ratio, se=se, avg_down=avg_down, norm_layer=norm_layer,
-                                   act_layer=act_layer, fuse_convs=fuse_convs)
+                                   act_layer=act_layer, fuse_convs=fuse_convs, padding_mode=padding_mode)
 
         self.in_ch = in_ch
         self.num_classes = num_classes
@@ -126,7 +131,7 @@ class MultiScaleResNet1d(nn.Module):
             stem_out = stem_conv.out_channels
         else:
             stem_conv = ConvNormAct1d(in_ch, stem_width, stem_kernel, stem_stride, norm_layer=norm_layer,
-                                      act_layer=act_layer)
+                                      act_layer=act_layer, padding_mode=padding_mode)
             stem_out = stem_width
         self.stem = nn.Sequential(stem_conv, nn.MaxPool1d(3, 2, padding=1) if stem_pool else nn.Identity())
         reduction = stem_stride * (2 if stem_pool else 1)

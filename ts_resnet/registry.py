@@ -112,6 +112,7 @@ class NetworkOptions:
         act_layer: dotted name of the activation layer type.
         zero_init_last: every block starts as the identity.
         fuse_convs: compute the branches' first convolutions as one.
+        padding_mode: ``"zeros"`` or ``"circular"``: what the convolutions see beyond the series' ends.
     """
 
     layers: list[int] | None = None
@@ -136,6 +137,7 @@ class NetworkOptions:
     act_layer: str | None = None
     zero_init_last: bool | None = None
     fuse_convs: bool | None = None
+    padding_mode: Literal["zeros", "circular"] | None = None
 
     @classmethod
     def parse(cls, value: NetworkOptions | dict[str, Any] | None) -> NetworkOptions:
