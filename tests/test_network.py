@@ -35,7 +35,8 @@ def test_the_class_defaults_are_the_default_preset():
 
 @pytest.mark.parametrize(("name", "options"), [("msresnet_ecg", {}), ("msresnet18", {"fusion": "sum"}),
                                                ("msresnet_ucr", {}), ("msresnet_tiny", {"drop_path_rate": 0.0}),
-                                               ("msresnet_ucr", {"kernel_sizes": (9, 9, 9), "dilations": (1, 4, 16)})])
+                                               ("msresnet_ucr", {"kernel_sizes": (9, 9, 9), "dilations": (1, 4, 16)}),
+                                               ("msresnet_ucr", {"padding_mode": "circular"})])
 def test_channels_last_layout_gives_the_same_network(name, options):
     torch.manual_seed(0)
     plain = ts_resnet.create_model(name, in_ch=3, num_classes=4, **options).train()
@@ -364,6 +365,41 @@ def test_dilated_branches_see_further_at_the_same_cost(block_cls):
     net = build_network("msresnet_ucr", 1, 3, {"kernel_sizes": [9, 9, 9], "dilations": [1, 4, 16]})
     assert [b[0].dilation[0] for b in net.blocks()[0].branches] == [1, 4, 16]
     assert net(torch.randn(1, 1, 40)).shape == (1, 3)  # shorter than the widest branch's reach
+
+
+@pytest.mark.parametrize("block", ["basic", "bottleneck"])
+def test_circular_padding_makes_a_stride_1_network_invariant_to_circular_shifts(block):
+    """With padding_mode="circular" every convolution wraps around the series' ends, so a network with
+    stride 1 throughout and average pooling gives the same output for a circularly shifted series (a
+    closed outline traced from another starting point); zero padding does not."""
+    torch.manual_seed(0)
+    opts = dict(in_ch=2, num_classes=3, block=block, kernel_sizes=(9, 19, 39), layers=(1, 1), widths=(16, 16),
+                stem_stride=1, stem_pool=False, stage_strides=(1, 1), zero_init_last=False)
+    circ = ts_resnet.create_model("msresnet_tiny", padding_mode="circular", **opts).eval()
+    zeros = ts_resnet.create_model("msresnet_tiny", **opts).eval()
+    zeros.load_state_dict(circ.state_dict())  # same parameters: padding is not architecture
+    x = torch.randn(3, 2, 60)
+    shifted = torch.roll(x, 23, dims=-1)
+    with torch.no_grad():
+        torch.testing.assert_close(circ(shifted), circ(x), rtol=1e-4, atol=1e-5)
+        assert (zeros(shifted) - zeros(x)).abs().max() > 1e-3
+        assert (circ(x) - zeros(x)).abs().max() > 1e-3
+        # the fused first convolutions wrap the same way
+        plain_out = circ(x)
+        for blk in circ.blocks():
+            blk.set_fused(True)
+        assert all(blk.fused is not None and blk.fused.circular for blk in circ.blocks())
+        torch.testing.assert_close(circ(x), plain_out, rtol=1e-4, atol=1e-5)
+        # a series shorter than a kernel's reach wraps more than once (F.pad's circular mode refuses)
+        assert circ(torch.randn(2, 2, 7)).shape == (2, 3)
+    # blocks whose last norm is zero are still exactly the identity
+    net = ts_resnet.create_model("msresnet_ucr", in_ch=1, padding_mode="circular").train()
+    blk = net.blocks()[1]
+    h = torch.rand(2, blk.reduce[0].in_channels, 40)
+    with torch.no_grad():
+        torch.testing.assert_close(blk(h), h, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="padding_mode must be 'zeros' or 'circular'"):
+        BlockConfig(padding_mode="reflect")
 
 
 def test_fuse_convs_is_an_option():
