@@ -394,8 +394,8 @@ def test_classify_with_a_ucr_model(tmp_path):
     assert all(abs(float(r["1"]) + float(r["2"]) - 1) < 1e-5 for r in rows)
 
 
-@pytest.mark.parametrize("derivative", [False, True])
-def test_classify_replays_level_channels_from_the_checkpoint(tmp_path, derivative):
+@pytest.mark.parametrize(("derivative", "position"), [(False, False), (True, False), (False, True)])
+def test_classify_replays_level_channels_from_the_checkpoint(tmp_path, derivative, position):
     # Chinatown is not z-normalised, so keep_level=null gives the network a second, level-keeping
     # channel (and derivative=true a third, the slope); classify must rebuild them from the checkpoint
     # alone (with the training-set statistics) and give the probabilities the fitted model gives on the
@@ -403,14 +403,14 @@ def test_classify_replays_level_channels_from_the_checkpoint(tmp_path, derivativ
     root = fixture("ucr")
     cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(root),
                              "--data.dataset", "Chinatown", "--data.keep_level=null", "--trainer.max_steps=10",
-                             f"--data.derivative={str(derivative).lower()}",
+                             f"--data.derivative={str(derivative).lower()}", f"--data.position={str(position).lower()}",
                              f"--trainer.default_root_dir={tmp_path}", *QUIET])
     dm, model = cli.datamodule, cli.model
-    channels = 3 if derivative else 2
+    channels = 2 + derivative + position  # position: one ramp channel
     assert dm.preprocess.normalize == "zscore_level" and model.hparams.in_channels == channels
     clf = load_classifier(cli.trainer.checkpoint_callback.last_model_path)
     assert clf.card.in_channels == channels and clf.card.preprocess.normalize == "zscore_level"
-    assert clf.card.preprocess.derivative is derivative
+    assert clf.card.preprocess.derivative is derivative and clf.card.preprocess.position is position
     assert clf.card.preprocess.mean == dm.preprocess.mean and clf.card.preprocess.std == dm.preprocess.std
     folder = tmp_path / "series"
     folder.mkdir()

@@ -177,6 +177,19 @@ def test_crop_resize_stretches_a_random_window_back_to_full_length():
         Augment(crop_resize=1.0)
 
 
+def test_position_channel_is_one_ramp_after_the_signal_channels():
+    x = np.random.default_rng(0).normal(size=(2, 50)).astype(np.float32)
+    cfg = PreprocessConfig(position=True, derivative=True)
+    assert cfg.input_channels(2) == 5 and PreprocessConfig().input_channels(2) == 2
+    out = Preprocessor(cfg)(Record(x, 1.0, ["a", "b"]))
+    assert out.shape == (5, 50) and out.dtype == np.float32
+    np.testing.assert_allclose(out[:4], Preprocessor(PreprocessConfig(derivative=True))(Record(x, 1.0, ["a", "b"])))
+    np.testing.assert_allclose(out[4], np.linspace(-1, 1, 50), atol=1e-6)  # the series' own length
+    assert Preprocessor(cfg)(Record(x[:, :1], 1.0, ["a", "b"]))[4].tolist() == [0.0]
+    old = {k: v for k, v in PreprocessConfig().to_dict().items() if k != "position"}
+    assert PreprocessConfig.from_dict(old).position is False  # checkpoints written before the option
+
+
 def test_derivative_channel_is_the_slope_scaled_on_its_own():
     t = np.linspace(0, 4 * np.pi, 400)
     x = (3 * np.sin(t) + 10)[None].astype(np.float32)

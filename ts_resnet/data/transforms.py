@@ -75,6 +75,10 @@ class PreprocessConfig:
             channel per signal channel. A stem convolution can learn a difference filter, but next to the series its
             output is small; scaled on its own it weighs as much as the series (MultiRocket's
             first-difference representation, Tan et al. 2022).
+        position: also give the network where each sample sits in the series: one more channel (not one
+            per signal channel), a ramp from -1 at the first sample to +1 at the last. Average pooling
+            otherwise leaves a stride-1 network only the zero padding at the ends as a cue to position
+            (CoordConv's idea, Liu et al. 2018, in 1-D).
     """
 
     fs: float | None = None
@@ -88,6 +92,7 @@ class PreprocessConfig:
     mean: list[float] | None = None
     std: list[float] | None = None
     derivative: bool = False
+    position: bool = False
 
     def __post_init__(self) -> None:
         if self.normalize not in get_args(NORMALIZE):
@@ -125,6 +130,11 @@ class PreprocessConfig:
     def channel_factor(self) -> int:
         """Network input channels per signal channel (2 for ``"zscore_level"``, one more with ``derivative``)."""
         return (2 if self.normalize == "zscore_level" else 1) + (1 if self.derivative else 0)
+
+    def input_channels(self, signal_channels: int) -> int:
+        """Network input channels for ``signal_channels`` signal channels (:attr:`channel_factor` each,
+        plus the one ``position`` channel)."""
+        return signal_channels * self.channel_factor + (1 if self.position else 0)
 
     @property
     def reader_nan_policy(self) -> Literal["error", "keep"]:
@@ -259,6 +269,9 @@ class Preprocessor:
             # slope would repeat the series'), so one slope per signal channel, from x itself
             slope = np.gradient(x, axis=-1) if x.shape[-1] > 1 else np.zeros_like(x)
             out = np.concatenate([out, zscore(slope)], axis=0)
+        if cfg.position:
+            ramp = np.linspace(-1.0, 1.0, x.shape[-1], dtype=np.float32) if x.shape[-1] > 1 else np.zeros(1, np.float32)
+            out = np.concatenate([out, ramp[None]], axis=0)
         return out
 
     def _standardise(self, x: np.ndarray) -> np.ndarray:

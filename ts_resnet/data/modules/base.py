@@ -179,8 +179,8 @@ class SignalDataModule(L.LightningDataModule):
 
     @property
     def in_channels(self) -> int:
-        """Network input channels: one per channel, times :attr:`PreprocessConfig.channel_factor`."""
-        return len(self.channels) * self.preprocess.channel_factor
+        """Network input channels: :meth:`PreprocessConfig.input_channels` of the signal channels."""
+        return self.preprocess.input_channels(len(self.channels))
 
     @property
     def has_val_split(self) -> bool:

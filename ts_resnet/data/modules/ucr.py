@@ -59,16 +59,19 @@ class UCRDataModule(SeriesDataModule):
         derivative: also give the network each channel's slope, z-scored on its own
             (``PreprocessConfig.derivative``: one more channel per signal channel). Off in the recipe:
             91.12 against 91.40 on the 30-set UCR benchmark's TEST, seed 0 (BENCHMARKS.md).
+        position: also give the network each sample's position in the series, a ramp from -1 to +1 as
+            one more channel (``PreprocessConfig.position``). Off in the recipe.
         **kwargs: :class:`SeriesDataModule`'s ``val_fraction``, ``max_length``, ``keep_energy``,
             ``batch_size`` (None = the size rule) and ``phase_jitter``, and every data module's arguments.
     """
 
     def __init__(self, root: str, dataset: str, keep_level: bool | None = None, derivative: bool = False,
-                 **kwargs: Any) -> None:
+                 position: bool = False, **kwargs: Any) -> None:
         self.root = Path(root)
         self.dataset = dataset
         self.keep_level = keep_level
         self.derivative = derivative
+        self.position = position
         self.id_prefix = dataset
         super().__init__(**kwargs)
 
@@ -77,7 +80,7 @@ class UCRDataModule(SeriesDataModule):
         # channels, not the file format, so a UCR set read from .ts trains as from .tsv
         train, labels, _ = self._raw["TRAIN"]
         return PreprocessConfig(normalize=recipe_normalize(train, labels, self.keep_level), nan_policy="interpolate",
-                                derivative=self.derivative)
+                                derivative=self.derivative, position=self.position)
 
     def _file(self, split: str) -> Path:
         return archive_file(self.root, self.dataset, split)
