@@ -60,7 +60,8 @@ class UCRDataModule(SeriesDataModule):
             (``PreprocessConfig.derivative``: one more channel per signal channel). Off in the recipe:
             91.12 against 91.40 on the 30-set UCR benchmark's TEST, seed 0 (BENCHMARKS.md).
         position: also give the network each sample's position in the series, a ramp from -1 to +1 as
-            one more channel (``PreprocessConfig.position``). Off in the recipe.
+            one more channel (``PreprocessConfig.position``). Off in the recipe: 279 against 289
+            held-out series on TRAIN folds of ten small UCR sets (BENCHMARKS.md).
         **kwargs: :class:`SeriesDataModule`'s ``val_fraction``, ``max_length``, ``keep_energy``,
             ``batch_size`` (None = the size rule) and ``phase_jitter``, and every data module's arguments.
     """
