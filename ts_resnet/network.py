@@ -70,7 +70,9 @@ class MultiScaleResNet1d(nn.Module):
         padding_mode: what the stem and branch convolutions see beyond the ends of the series:
             ``"zeros"`` or ``"circular"`` (the other end, as for a closed outline: a shape's contour
             traced from an arbitrary starting point has no ends). With stride 1 throughout and average
-            pooling the network is then invariant to circular shifts. ``configs/ucr.yaml`` keeps zeros:
+            pooling the network is then invariant to circular shifts. In a batch of series of
+            different lengths the shorter ones are zero-padded at the end first, so they wrap into
+            that padding rather than onto their own start. ``configs/ucr.yaml`` keeps zeros:
             circular padding lost 4 of 289 held-out series on TRAIN folds of ten UCR sets (BENCHMARKS.md).
     """
 
