@@ -197,10 +197,10 @@ class MultiKernelConv1d(nn.Module):
         ])
         bias = torch.cat([c.bias for c in self.convs]) if self.convs[0].bias is not None else None
         first = self.convs[0]
+        pad = self.kmax // 2
         if self.circular:
-            y = nn.functional.conv1d(circular_pad(x, self.kmax // 2), weight, bias, first.stride, 0, 1, first.groups)
-        else:
-            y = nn.functional.conv1d(x, weight, bias, first.stride, self.kmax // 2, 1, first.groups)
+            x, pad = circular_pad(x, pad), 0
+        y = nn.functional.conv1d(x, weight, bias, first.stride, pad, 1, first.groups)
         return list(y.split(self.splits, dim=1))
 
 

@@ -189,8 +189,9 @@ class SeriesDataModule(SignalDataModule):
         out = []
         for i, s in enumerate(series):
             s = np.asarray(s, dtype=np.float32)
+            # (T - k) samples from k on, then the last one k times: T samples, as phase 0 has
             shifted = np.concatenate([s[:, k:], np.repeat(s[:, -1:], min(k, s.shape[-1]), axis=-1)], axis=-1)
-            out.append(self.preprocessor(Record(shifted[:, : s.shape[-1]], 1.0, channels,
+            out.append(self.preprocessor(Record(shifted, 1.0, channels,
                                                 id=f"{source}, series {i + 1}, phase {k}"), normalize=False))
         return np.stack(out) if isinstance(like, np.ndarray) else out
 
