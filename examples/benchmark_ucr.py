@@ -92,7 +92,8 @@ def _run_fields(cli) -> dict:
             "drop_last": dm.drop_last, "decimate": dm.preprocess.decimate,
             "normalize": dm.preprocess.normalize,  # "zscore_level" where the level-channel rule fired
             "arch_options": cli.model.hparams.get("arch_options") or {},
-            "mixup_alpha": cli.model.hparams.get("mixup_alpha", 0.0)}
+            "mixup_alpha": cli.model.hparams.get("mixup_alpha", 0.0),
+            "sam_rho": cli.model.hparams.get("sam_rho", 0.0)}
 
 
 def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str],

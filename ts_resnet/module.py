@@ -19,6 +19,7 @@ from .layout import choose_layout
 from .metrics import make_metrics
 from .mixup import mix_batch
 from .registry import NetworkOptions, build_network
+from .sam import sam_closure
 from .tasks import Task, TaskSpec, WindowAgg, aggregate_windows, check_task
 
 
@@ -41,6 +42,9 @@ class SignalClassifier(L.LightningModule):
         mixup_alpha: mixup on training batches (:mod:`ts_resnet.mixup`): each batch is blended with
             a shuffled copy of itself by ``lam ~ Beta(alpha, alpha)``, and so is the loss; 0 = off.
             Needs one window per training record. Training metrics score the dominant label.
+        sam_rho: sharpness-aware minimisation (:mod:`ts_resnet.sam`): each step takes its gradient at
+            the weights moved ``sam_rho`` (L2) up the loss, which favours flat minima; two forward and
+            backward passes per step. 0 = off (the SAM paper's default is 0.05).
         class_weights: multi-class cross-entropy weights, one per class.
         pos_weight: multi-label/binary BCE positive weights, one per class.
         window_agg: how evaluation windows of a record are combined: ``"mean"`` or ``"max"``.
@@ -83,6 +87,7 @@ class SignalClassifier(L.LightningModule):
         scheduler: Literal["onecycle", "cosine", "none"] = "onecycle",
         label_smoothing: float = 0.0,
         mixup_alpha: float = 0.0,
+        sam_rho: float = 0.0,
         class_weights: list[float] | None = None,
         pos_weight: list[float] | None = None,
         window_agg: WindowAgg = "mean",
@@ -143,6 +148,11 @@ class SignalClassifier(L.LightningModule):
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor, torch.Tensor]] = []
         if mixup_alpha < 0:
             raise ValueError(f"mixup_alpha must be >= 0 (0 = off), got {mixup_alpha}")
+        if not sam_rho >= 0:
+            raise ValueError(f"sam_rho must be >= 0 (0 = off), got {sam_rho}")
+        # SAM's second pass (ts_resnet.sam): the same batch and mixup blend, kept out of metrics and logs
+        self._sam_second_pass = False
+        self._last_mix: Any = None
         if freeze_backbone_epochs < 0 or not 0 < lr_layer_decay <= 1:
             raise ValueError("freeze_backbone_epochs must be >= 0 and lr_layer_decay in (0, 1]")
         self.transfer = None
@@ -169,8 +179,11 @@ class SignalClassifier(L.LightningModule):
     def _step(self, batch: dict[str, Any], stage: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x, lengths, y, n = batch["x"], batch.get("lengths"), batch["y"], batch["n_windows"]
         mixed = None
+        second = stage == "train" and self._sam_second_pass
         if stage == "train" and self.hparams.mixup_alpha:
-            mixed = mix_batch(x, n, self.hparams.mixup_alpha, lengths)  # one window per record (checked)
+            # one window per record (checked); SAM's second pass must see the same blend as its first
+            mixed = self._last_mix if second else mix_batch(x, n, self.hparams.mixup_alpha, lengths)
+            self._last_mix = mixed
             x, lengths = mixed.x, mixed.lengths
         logits_w = self(x, lengths)
         # Loss on window-averaged logits; metrics on aggregated probabilities (mean or max).
@@ -181,6 +194,8 @@ class SignalClassifier(L.LightningModule):
             y_partner = y[mixed.perm]
             loss = mixed.lam * self.loss(logits, y) + (1.0 - mixed.lam) * self.loss(logits, y_partner)
             y = y if mixed.lam >= 0.5 else y_partner
+        if second:  # only its gradient counts
+            return loss, logits_w, logits_w
         probs = aggregate_windows(self.spec.probabilities(logits_w.float(), self.temperature), n, self.window_agg)
         metrics = getattr(self, f"{stage}_metrics")
         metrics.update(*self.spec.metric_inputs(probs, y))
@@ -335,6 +350,15 @@ class SignalClassifier(L.LightningModule):
         elif self.hparams.freeze_backbone_epochs:
             self.net.train()  # Lightning restores per-module modes after validation: unfreeze them
 
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+        rho = self.hparams.get("sam_rho", 0.0)
+        if rho and optimizer_closure is not None:
+            optimizer_closure = sam_closure(optimizer_closure, self.net, rho, self._set_sam_second_pass)
+        optimizer.step(closure=optimizer_closure)
+
+    def _set_sam_second_pass(self, on: bool) -> None:
+        self._sam_second_pass = on
+
     def configure_optimizers(self) -> Any:
         groups = self.param_groups()
         opt = torch.optim.AdamW(groups, lr=self.hparams.lr)
@@ -367,6 +391,9 @@ class SignalClassifier(L.LightningModule):
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed window lengths: let cuDNN pick its kernels
         choose_layout(self.net, self.device, self.hparams.get("channels_last"))
+        if self.hparams.get("sam_rho") and self.trainer.accumulate_grad_batches > 1:
+            # the closure would not zero the gradient between SAM's two passes
+            raise ValueError("sam_rho > 0 cannot be combined with trainer.accumulate_grad_batches > 1")
         self._capture_data_config()
         if self.hparams.prior_correction:
             dm = getattr(self.trainer, "datamodule", None)
