@@ -461,10 +461,13 @@ def test_compile_switch_keeps_plain_weights():
     assert compiled._compiled is not None
 
 
-def test_bf16_mixed_precision_path(tmp_path):
-    """The precision switch of configs/gpu.yaml, exercised on CPU autocast (bf16)."""
+@pytest.mark.parametrize("sam_rho", [0.0, 0.05])
+def test_bf16_mixed_precision_path(tmp_path, sam_rho):
+    """The precision switch of configs/gpu.yaml, exercised on CPU autocast (bf16), also with SAM's
+    two passes inside the precision plugin's closure."""
     cli = fit_cli(["-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=60", "--trainer.fast_dev_run=true",
-                   "--trainer.precision=bf16-mixed"], tmp_path)
+                   "--trainer.precision=bf16-mixed", f"--model.sam_rho={sam_rho}"], tmp_path)
+    assert cli.model.hparams.sam_rho == sam_rho
     assert cli.trainer.precision == "bf16-mixed"
     metrics = cli.trainer.callback_metrics
     assert torch.isfinite(metrics["train/loss_step"]) and torch.isfinite(metrics["val/loss"])
