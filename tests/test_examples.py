@@ -31,7 +31,7 @@ def scratch(tmp_path, monkeypatch):
 def test_every_example_is_covered():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers",
                                                          "compare_presets", "benchmark_classify", "compare_cv",
-                                                         "screen_end_of_run", "heldout_ucr"}
+                                                         "screen_end_of_run", "heldout_ucr", "screen_parallel"}
 
 
 def test_quickstart():
@@ -542,3 +542,31 @@ def test_heldout_published_table_holds_only_sets_outside_the_benchmark_root():
     assert all(0 < float(r["resnet_mean5"]) <= 1 and 0 < float(r["inceptiontime"]) <= 1 for r in rows)
     benchmark_root = shared("ucr")
     assert not {r["dataset"] for r in rows} & {p.name for p in benchmark_root.iterdir() if p.is_dir()}
+
+
+def test_screen_parallel_runs_arms_side_by_side_and_stops_at_the_deadline(tmp_path, capsys):
+    """Two arms on one set: each arm's rows land in OUT/<arm>.json in compare_cv.py's format, with the
+    arm's option applied; a deadline stops what is still running and says so."""
+    root = fixture("ucr")
+    screen = load("screen_parallel")
+    out = tmp_path / "screen"
+    result = screen.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--arm", "base=",
+                          "--arm", "k2=--model.arch_options.kernel_sizes=[3,9]", "--folds", "2", "--workers", "2",
+                          "--out", str(out), "--extra=--trainer.max_steps=2"])
+    assert sorted(result["done"]) == ["ItalyPowerDemand-base-d0", "ItalyPowerDemand-k2-d0"]
+    assert result["unfinished"] == [] and result["never_started"] == []
+    base, k2 = (json.loads((out / f"{a}.json").read_text()) for a in ("base", "k2"))
+    assert base[0]["split"] == k2[0]["split"] == "dev-cv2" and base[0]["held_out"] == k2[0]["held_out"] == 67
+    assert base[0]["arch_options"] == {} and k2[0]["arch_options"] == {"kernel_sizes": [3, 9]}
+    compare = load("compare_cv").main([str(out / "base.json"), str(out / "k2.json")])  # the format it reads
+    assert set(compare) == {"k2.json"}  # one candidate judged against the base
+    assert "done: ItalyPowerDemand-k2-d0" in (out / "progress.log").read_text()
+
+    late = screen.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--arm", "base=", "--workers", "1",
+                        "--out", str(tmp_path / "late"), "--deadline", "0.5"])
+    assert late["done"] == [] and late["unfinished"] == ["ItalyPowerDemand-base-d0"]
+    assert "stopped at the deadline" in capsys.readouterr().out
+    assert not (tmp_path / "late" / "base.json").exists()  # nothing half-written
+
+    with pytest.raises(SystemExit):
+        screen.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--arm", "nameless", "--out", str(out)])
