@@ -160,6 +160,9 @@ def main(argv: list[str] | None = None) -> dict:
         p.error("--workers must be >= 1 and --folds >= 2")
     for d in args.datasets:
         train_file(args.root, d)
+    taken = [str(args.out / f"{name}.json") for name, _ in args.arm if (args.out / f"{name}.json").exists()]
+    if taken:  # an earlier screen's rows: never overwritten
+        p.error(f"{', '.join(taken)} already exist: choose another --out or move them away")
     return Screen(args).run()
 
 

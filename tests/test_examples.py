@@ -570,3 +570,7 @@ def test_screen_parallel_runs_arms_side_by_side_and_stops_at_the_deadline(tmp_pa
 
     with pytest.raises(SystemExit):
         screen.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--arm", "nameless", "--out", str(out)])
+    before = (out / "base.json").read_text()
+    with pytest.raises(SystemExit):  # a second screen into the same folder would replace the first's rows
+        screen.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--arm", "base=", "--out", str(out)])
+    assert "already exist" in capsys.readouterr().err and (out / "base.json").read_text() == before
