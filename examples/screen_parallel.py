@@ -11,8 +11,8 @@ Each job is one (data set, arm, fold draw): ``benchmark_ucr.py --dev-folds K --s
 ``--json`` format, so ``compare_cv.py`` reads it) the moment it finishes, so a run cut short keeps
 everything that finished. Jobs start draw by draw, cheapest set first, the arms of one set together:
 a lent machine's minutes then buy complete, comparable sets rather than half-run large ones (session
-32 started the largest first and lost them all at the deadline). Jobs still running at the deadline
-are stopped and listed. TEST is never opened (``--dev-folds`` scores folds of TRAIN).
+32 started the largest first: three of them were cut off at the deadline and the small sets never
+started). Jobs still running at the deadline are stopped and listed. TEST is never opened (``--dev-folds`` scores folds of TRAIN).
 
 On a GPU machine every job trains on the GPU (``configs/ucr.yaml`` has ``accelerator: auto``); start
 CUDA MPS first (``nvidia-cuda-mps-control -d``) so that the processes' small kernels can share the chip
