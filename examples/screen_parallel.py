@@ -43,26 +43,24 @@ def parse_arm(text: str) -> tuple[str, list[str]]:
     return name, shlex.split(args)
 
 
-def train_file(root: Path, dataset: str) -> Path:
-    for suffix in (".tsv", ".ts"):
-        path = root / dataset / f"{dataset}_TRAIN{suffix}"
-        if path.exists():
-            return path
-    raise SystemExit(f"{root / dataset}: no {dataset}_TRAIN.tsv or .ts file")
-
-
 def plan(root: Path, datasets: list[str], arms: list[str], draws: list[int]) -> list[tuple[str, str, int]]:
     """Jobs in the order they start: draw by draw, cheapest set first (TRAIN file size stands in for
-    cost), every arm of a set next to each other."""
-    size = {d: train_file(root, d).stat().st_size for d in datasets}
+    cost), every arm of a set next to each other. A set without a TRAIN file is a clear error here,
+    before any job starts."""
+    from ts_resnet.data.modules.ucr import archive_file
+
+    try:
+        size = {d: archive_file(root, d, "TRAIN").stat().st_size for d in datasets}
+    except FileNotFoundError as e:
+        raise SystemExit(str(e)) from None
     return [(d, a, draw) for draw in draws for d in sorted(datasets, key=lambda d: (size[d], d)) for a in arms]
 
 
 class Screen:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, queue: list[tuple[str, str, int]]) -> None:
         self.args = args
         self.arms = dict(args.arm)
-        self.queue = plan(args.root, args.datasets, list(self.arms), args.draws)
+        self.queue = queue
         self.lock = threading.Lock()
         self.rows: dict[str, list[dict]] = {a: [] for a in self.arms}
         self.done: list[str] = []
@@ -136,7 +134,7 @@ class Screen:
         self.log(f"finished: {len(self.done)} jobs done, {len(self.unfinished)} stopped or failed, "
                  f"{len(never)} never started")
         return {"done": self.done, "unfinished": self.unfinished, "never_started": never,
-                "rows": {a: rows for a, rows in self.rows.items()}}
+                "rows": self.rows}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -158,12 +156,11 @@ def main(argv: list[str] | None = None) -> dict:
         p.error("--arm names must differ")
     if args.workers < 1 or args.folds < 2:
         p.error("--workers must be >= 1 and --folds >= 2")
-    for d in args.datasets:
-        train_file(args.root, d)
+    queue = plan(args.root, args.datasets, [name for name, _ in args.arm], args.draws)
     taken = [str(args.out / f"{name}.json") for name, _ in args.arm if (args.out / f"{name}.json").exists()]
     if taken:  # an earlier screen's rows: never overwritten
         p.error(f"{', '.join(taken)} already exist: choose another --out or move them away")
-    return Screen(args).run()
+    return Screen(args, queue).run()
 
 
 if __name__ == "__main__":
