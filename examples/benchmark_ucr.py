@@ -85,15 +85,19 @@ def _scored_loader(cli, dev_val: float):
 
 
 def _run_fields(cli) -> dict:
-    """What a row records about the training run itself (the recipe's size-dependent choices, and the
-    network options set on top of the preset, so that rows of different candidates cannot be mixed up)."""
+    """What a row records about the training run itself (the recipe's size-dependent choices, the
+    network and optimiser options set on top of the preset, so that rows of different candidates cannot
+    be mixed up, and the device it trained on: a fit repeats bit for bit on one machine, not between a
+    CPU and a GPU)."""
     dm = cli.datamodule
     return {"steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch, "batch_size": dm.batch_size,
             "drop_last": dm.drop_last, "decimate": dm.preprocess.decimate,
             "normalize": dm.preprocess.normalize,  # "zscore_level" where the level-channel rule fired
             "arch_options": cli.model.hparams.get("arch_options") or {},
             "mixup_alpha": cli.model.hparams.get("mixup_alpha", 0.0),
-            "sam_rho": cli.model.hparams.get("sam_rho", 0.0)}
+            "sam_rho": cli.model.hparams.get("sam_rho", 0.0),
+            "lr": cli.model.hparams.get("lr"), "weight_decay": cli.model.hparams.get("weight_decay"),
+            "device": cli.trainer.strategy.root_device.type}
 
 
 def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str],
