@@ -120,7 +120,7 @@ def test_benchmark_ucr(tmp_path, scratch):
     bench = load("benchmark_ucr")
     rows = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "ucr.json"),
                        "--", "--trainer.max_steps=2", "--model.arch_options.stem_filters=true",
-                       "--model.mixup_alpha=0.4", "--model.lr=0.001"])
+                       "--model.mixup_alpha=0.4", "--model.lr=0.001", "--trainer.accelerator=cpu"])
     r = rows[0]
     assert r["dataset"] == "ItalyPowerDemand" and 0 <= r["acc"] <= 100 and r["split"] == "test"
     assert r["arch_options"] == {"stem_filters": True}  # what the candidate was, in the row
