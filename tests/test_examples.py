@@ -31,7 +31,8 @@ def scratch(tmp_path, monkeypatch):
 def test_every_example_is_covered():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers",
                                                          "compare_presets", "benchmark_classify", "compare_cv",
-                                                         "screen_end_of_run", "heldout_ucr", "screen_parallel"}
+                                                         "screen_end_of_run", "heldout_ucr", "screen_parallel",
+                                                         "screen_tta"}
 
 
 def test_quickstart():
@@ -342,6 +343,48 @@ def test_screen_end_of_run_scores_variants_of_one_fit(tmp_path, scratch, capsys)
     plain = bench.run_network(str(fold), "ItalyPowerDemand", str(bench.CONFIG), 0, 0.0, steps[1:])
     assert plain["acc"] == pytest.approx(100 * rows[0]["right"]["recipe"] / rows[0]["held_out"])
     assert list(scratch.rglob("config.yaml")) == []
+
+
+def test_screen_tta_scores_phase_averages_of_one_fit(tmp_path, scratch, capsys):
+    """On a decimated set every series is also scored on its other sampling phases, from the same fit:
+    phase 0 is what Lightning's test loop scores (checked inside the script) and the plain benchmark's
+    score on the same fold; a set that is not decimated has one phase and the two variants agree."""
+    screen, bench = load("screen_tta"), load("benchmark_ucr")
+    root = fixture("ucr")
+    # ItalyPowerDemand (24 samples) decimated by 2: a tiny max_length, with the spectral stop off
+    steps = ["--trainer.max_steps=2", "--data.init_args.max_length=12", "--data.init_args.keep_energy=0"]
+    rows = screen.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--folds", "2",
+                        "--json", str(tmp_path / "tta.json"), "--", *steps])
+    assert len(rows) == 2 and sum(r["held_out"] for r in rows) == 67
+    assert all(r["phases"] == 2 and 0 <= r["right"]["tta"] <= r["held_out"] for r in rows)
+    assert json.loads((tmp_path / "tta.json").read_text()) == rows
+    assert "ItalyPowerDemand" in capsys.readouterr().out
+    fold = bench.write_folds(root, "ItalyPowerDemand", 2, 0, tmp_path / "cv")[0][0]
+    plain = bench.run_network(str(fold), "ItalyPowerDemand", str(bench.CONFIG), 0, 0.0, steps)
+    assert plain["decimate"] == 2
+    assert plain["acc"] == pytest.approx(100 * rows[0]["right"]["recipe"] / rows[0]["held_out"])
+    # not decimated: one phase, the same score both ways; the official TEST split without --folds
+    one = screen.main(["--root", str(root), "--datasets", "Chinatown", "--", "--trainer.max_steps=2"])[0]
+    assert one["phases"] == 1 and one["split"] == "test" and one["right"]["tta"] == one["right"]["recipe"]
+    assert list(scratch.rglob("config.yaml")) == []
+
+
+def test_screen_tta_reads_each_phase_once_and_restores_the_test_split(tmp_path):
+    """phase_probs scores phase 0 on the split as loaded, then phase k on the series decimated from
+    sample k on (other inputs, so other probabilities), and leaves the datamodule's test split as it was."""
+    import torch
+
+    screen, bench = load("screen_tta"), load("benchmark_ucr")
+    args = ["--trainer.max_steps=2", "--data.init_args.max_length=8", "--data.init_args.keep_energy=0"]
+    with bench._fitted(str(fixture("ucr")), "ItalyPowerDemand", str(bench.CONFIG), 0, 0.0, args) as cli:
+        test = cli.datamodule.datasets["test"]
+        before = test.signals.copy()
+        probs, labels = screen.phase_probs(cli)
+        assert cli.datamodule.preprocess.decimate == 3 and len(probs) == 3
+        assert cli.datamodule.datasets["test"] is test and (test.signals == before).all()
+        assert all(p.shape == (len(test), 2) for p in probs) and len(labels) == len(test)
+        assert not torch.equal(probs[0], probs[1]) and not torch.equal(probs[1], probs[2])
+        torch.testing.assert_close(probs[0], bench.predict_probs(cli, cli.datamodule.test_dataloader())[0])
 
 
 def test_screen_end_of_run_recomputes_batchnorm_over_all_of_train():
