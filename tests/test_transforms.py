@@ -177,6 +177,49 @@ def test_crop_resize_stretches_a_random_window_back_to_full_length():
         Augment(crop_resize=1.0)
 
 
+def test_time_warp_reads_the_series_at_a_smooth_positive_speed_with_the_ends_fixed():
+    t = 201
+    ramp = np.tile(np.arange(t, dtype=np.float32), (2, 1))  # sample index as value: y is where it read
+    slopes = []
+    for seed in range(20):
+        y = Augment(time_warp=0.2)(ramp, np.random.default_rng(seed), 1.0)
+        assert y.shape == ramp.shape and y.dtype == np.float32
+        np.testing.assert_allclose(y[0], y[1])  # every channel gets the same warp
+        assert y[0, 0] == pytest.approx(0.0, abs=1e-4) and y[0, -1] == pytest.approx(t - 1, abs=1e-3)
+        d = np.diff(y[0])
+        assert (d > 0).all()  # monotone: nothing is read backwards or twice
+        # smooth: one sample moves the speed by a small part of its range (a window warp's jump: all of it)
+        assert np.abs(np.diff(d)).max() < 0.25 * (d.max() - d.min())
+        slopes.append((d.min(), d.max()))
+    slopes = np.array(slopes)
+    assert slopes[:, 0].min() < 0.9 and slopes[:, 1].max() > 1.1  # it does warp
+    assert Augment(time_warp=0.2)(ramp[:, :2], np.random.default_rng(0), 1.0).shape == (2, 2)
+    with pytest.raises(ValueError, match="time_warp"):
+        Augment(time_warp=-0.1)
+
+
+def test_window_warp_plays_one_window_at_half_or_double_speed():
+    t = 200
+    ramp = np.tile(np.arange(t, dtype=np.float32), (3, 1))
+    factors = set()
+    for seed in range(20):
+        y = Augment(window_warp=0.1)(ramp, np.random.default_rng(seed), 1.0)
+        assert y.shape == ramp.shape and y.dtype == np.float32
+        np.testing.assert_allclose(y[0], y[2])
+        assert y[0, 0] == pytest.approx(0.0) and y[0, -1] == pytest.approx(t - 1, abs=1e-3)
+        d = np.diff(y[0])
+        assert (d > 0).all()
+        # the window's speed relative to the rest: 2 (played faster) or 1/2 (slower)
+        ratio = d.max() / d.min()
+        assert ratio == pytest.approx(2.0, rel=0.1)  # either way the window runs at 2x or 1/2x the rest
+        inside = d.max() if np.isclose(d, d.max(), rtol=0.05).sum() < np.isclose(d, d.min(), rtol=0.05).sum() \
+            else d.min()
+        factors.add("fast" if inside == d.max() else "slow")
+    assert factors == {"fast", "slow"}  # both directions are drawn
+    with pytest.raises(ValueError, match="window_warp"):
+        Augment(window_warp=1.0)
+
+
 def test_position_channel_is_one_ramp_after_the_signal_channels():
     x = np.random.default_rng(0).normal(size=(2, 50)).astype(np.float32)
     cfg = PreprocessConfig(position=True, derivative=True)

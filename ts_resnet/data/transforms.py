@@ -29,6 +29,8 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 from scipy import signal as sps
+from scipy.integrate import cumulative_trapezoid
+from scipy.interpolate import CubicSpline
 
 from .readers import repair_nonfinite
 from .records import Record, SignalReadError
@@ -367,6 +369,12 @@ class Augment:
             length by linear interpolation, so the network sees the shapes shifted and slightly
             slower; the length (and so the evaluation path) is unchanged. For series without a
             sampling rate (UCR), where random crops of a fixed window do not apply.
+        time_warp: smooth random time warping (Um et al. 2017): the series is read at a speed that
+            drifts along it, ``exp`` of a cubic spline through ``N(0, time_warp)`` log-speeds at six
+            evenly spaced knots, so some stretches play faster and others slower while the ends stay
+            where they are. The warp is monotone by construction (the speed is always positive).
+        window_warp: window warping (Le Guennec et al. 2016): a random window of this fraction of the
+            series is played at half or double speed and the whole is resized back to its length.
     """
 
     noise_std: float = 0.0
@@ -375,15 +383,44 @@ class Augment:
     max_shift: int = 0
     lead_dropout: float = 0.0
     crop_resize: float = 0.0
+    time_warp: float = 0.0
+    window_warp: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.crop_resize < 1.0:
             raise ValueError(f"Augment.crop_resize must be in [0, 1) (a fraction of the series dropped), "
                              f"got {self.crop_resize}")
+        if self.time_warp < 0.0:
+            raise ValueError(f"Augment.time_warp must be >= 0 (the spread of the log-speed), got {self.time_warp}")
+        if not 0.0 <= self.window_warp < 1.0:
+            raise ValueError(f"Augment.window_warp must be in [0, 1) (a fraction of the series warped), "
+                             f"got {self.window_warp}")
 
     @property
     def active(self) -> bool:
-        return any([self.noise_std, self.scale, self.wander, self.max_shift, self.lead_dropout, self.crop_resize])
+        return any([self.noise_std, self.scale, self.wander, self.max_shift, self.lead_dropout, self.crop_resize,
+                    self.time_warp, self.window_warp])
+
+    def _time_warp(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        t = x.shape[-1]
+        grid = np.arange(t, dtype=np.float64)
+        knots = np.linspace(0.0, t - 1, 6)
+        speed = np.exp(CubicSpline(knots, rng.normal(0.0, self.time_warp, size=knots.size))(grid))
+        at = cumulative_trapezoid(speed, initial=0.0)
+        at *= (t - 1) / at[-1]  # the warped series starts and ends where the original does
+        return np.stack([np.interp(at, grid, row) for row in x]).astype(np.float32)
+
+    def _window_warp(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        t = x.shape[-1]
+        width = max(2, round(self.window_warp * t))
+        start = int(rng.integers(0, t - width + 1))
+        factor = 0.5 if rng.random() < 0.5 else 2.0
+        # Source positions of the warped series before resizing: the window's samples at a new spacing.
+        inside = np.linspace(start, start + width - 1, max(2, round(width * factor)))
+        at = np.concatenate([np.arange(start), inside, np.arange(start + width, t)]).astype(np.float64)
+        at = np.interp(np.linspace(0.0, at.size - 1, t), np.arange(at.size), at)  # back to t samples
+        grid = np.arange(t, dtype=np.float64)
+        return np.stack([np.interp(at, grid, row) for row in x]).astype(np.float32)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator, fs: float) -> np.ndarray:
         if not self.active:
@@ -396,6 +433,10 @@ class Augment:
             at = start + np.linspace(0.0, keep, t)
             grid = np.arange(t)
             x = np.stack([np.interp(at, grid, row) for row in x]).astype(np.float32)
+        if self.time_warp and t > 2:
+            x = self._time_warp(x, rng)
+        if self.window_warp and t > 2:
+            x = self._window_warp(x, rng)
         if self.scale:
             x *= rng.uniform(1 - self.scale, 1 + self.scale, size=(c, 1)).astype(np.float32)
         if self.wander:
