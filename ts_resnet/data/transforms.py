@@ -354,6 +354,13 @@ def num_windows(length: int, window: int, stride: int) -> int:
     return len(window_starts(length, window, stride))
 
 
+def _read_at(x: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Every channel of ``x`` (C, T) read at fractional sample positions ``at`` (linear interpolation):
+    the one resampling step the time-axis augmentations share."""
+    grid = np.arange(x.shape[-1], dtype=np.float64)
+    return np.stack([np.interp(at, grid, row) for row in x]).astype(np.float32)
+
+
 @dataclass
 class Augment:
     """Training-only augmentations on normalised ``(C, T)`` arrays; each is off at its zero value.
@@ -403,12 +410,11 @@ class Augment:
 
     def _time_warp(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         t = x.shape[-1]
-        grid = np.arange(t, dtype=np.float64)
         knots = np.linspace(0.0, t - 1, 6)
-        speed = np.exp(CubicSpline(knots, rng.normal(0.0, self.time_warp, size=knots.size))(grid))
+        speed = np.exp(CubicSpline(knots, rng.normal(0.0, self.time_warp, size=knots.size))(np.arange(t)))
         at = cumulative_trapezoid(speed, initial=0.0)
         at *= (t - 1) / at[-1]  # the warped series starts and ends where the original does
-        return np.stack([np.interp(at, grid, row) for row in x]).astype(np.float32)
+        return _read_at(x, at)
 
     def _window_warp(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         t = x.shape[-1]
@@ -419,8 +425,7 @@ class Augment:
         inside = np.linspace(start, start + width - 1, max(2, round(width * factor)))
         at = np.concatenate([np.arange(start), inside, np.arange(start + width, t)]).astype(np.float64)
         at = np.interp(np.linspace(0.0, at.size - 1, t), np.arange(at.size), at)  # back to t samples
-        grid = np.arange(t, dtype=np.float64)
-        return np.stack([np.interp(at, grid, row) for row in x]).astype(np.float32)
+        return _read_at(x, at)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator, fs: float) -> np.ndarray:
         if not self.active:
@@ -430,9 +435,7 @@ class Augment:
         if self.crop_resize and t > 2:
             keep = (1.0 - rng.uniform(0.0, self.crop_resize)) * (t - 1)  # span of the window, in samples
             start = rng.uniform(0.0, (t - 1) - keep)
-            at = start + np.linspace(0.0, keep, t)
-            grid = np.arange(t)
-            x = np.stack([np.interp(at, grid, row) for row in x]).astype(np.float32)
+            x = _read_at(x, start + np.linspace(0.0, keep, t))
         if self.time_warp and t > 2:
             x = self._time_warp(x, rng)
         if self.window_warp and t > 2:
