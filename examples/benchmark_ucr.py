@@ -95,6 +95,7 @@ def _run_fields(cli) -> dict:
             "normalize": dm.preprocess.normalize,  # "zscore_level" where the level-channel rule fired
             "arch_options": cli.model.hparams.get("arch_options") or {},
             "mixup_alpha": cli.model.hparams.get("mixup_alpha", 0.0),
+            "cutmix_alpha": cli.model.hparams.get("cutmix_alpha", 0.0),
             "sam_rho": cli.model.hparams.get("sam_rho", 0.0),
             "lr": cli.model.hparams.get("lr"), "weight_decay": cli.model.hparams.get("weight_decay"),
             "device": cli.trainer.strategy.root_device.type}

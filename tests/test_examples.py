@@ -121,11 +121,12 @@ def test_benchmark_ucr(tmp_path, scratch):
     bench = load("benchmark_ucr")
     rows = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "ucr.json"),
                        "--", "--trainer.max_steps=2", "--model.arch_options.stem_filters=true",
-                       "--model.mixup_alpha=0.4", "--model.lr=0.001", "--trainer.accelerator=cpu"])
+                       "--model.mixup_alpha=0.4", "--model.cutmix_alpha=1.0", "--model.lr=0.001",
+                       "--trainer.accelerator=cpu"])
     r = rows[0]
     assert r["dataset"] == "ItalyPowerDemand" and 0 <= r["acc"] <= 100 and r["split"] == "test"
     assert r["arch_options"] == {"stem_filters": True}  # what the candidate was, in the row
-    assert r["mixup_alpha"] == 0.4
+    assert r["mixup_alpha"] == 0.4 and r["cutmix_alpha"] == 1.0
     assert r["lr"] == 0.001 and r["weight_decay"] == 0.05 and r["device"] == "cpu"  # the recipe's wd kept
     assert r["normalize"] == "zscore"  # z-normalised set: the level-channel rule does not fire
     # 3 x 2 steps: the recipe's StepBudget lengthens the run (200 epochs wanted, capped at 3 x max_steps)

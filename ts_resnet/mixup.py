@@ -1,7 +1,10 @@
-"""Mixup for signal batches (Zhang et al. 2018, "mixup: Beyond Empirical Risk Minimization").
+"""Mixup and CutMix for signal batches.
 
-Each training batch is blended with a shuffled copy of itself, ``x = lam * x + (1 - lam) * x[perm]``
-with one ``lam ~ Beta(alpha, alpha)`` per batch, and the loss is the same blend of the losses against
+Mixup (Zhang et al. 2018, "mixup: Beyond Empirical Risk Minimization") blends each training batch with
+a shuffled copy of itself, ``x = lam * x + (1 - lam) * x[perm]`` with one ``lam ~ Beta(alpha, alpha)``
+per batch. CutMix (Yun et al. 2019), on the time axis as for series, instead replaces one random
+segment, ``1 - lam`` of the length, by the same segment of the partner: every sample stays a real
+sample of one of the two records. Either way the loss is the same blend of the losses against
 both label sets. Blending the losses rather than the targets keeps class weights, label smoothing and
 integer multi-class targets working unchanged; for the BCE of multi-label/binary tasks the two are the
 same thing, because BCE is linear in its target.
@@ -25,6 +28,15 @@ class MixedBatch:
     lam: float
 
 
+def _check(x: torch.Tensor, n_windows: torch.Tensor, alpha: float, name: str) -> None:
+    if alpha <= 0:
+        raise ValueError(f"{name} alpha must be > 0, got {alpha}")
+    if bool((n_windows != 1).any()):  # then x also holds exactly one row per record
+        raise ValueError(f"{name} needs one window per training record; this batch has "
+                         f"{x.shape[0]} windows for {n_windows.shape[0]} records (use training crops "
+                         f"of one window, or {name}_alpha=0)")
+
+
 def mix_batch(x: torch.Tensor, n_windows: torch.Tensor, alpha: float,
               lengths: torch.Tensor | None = None) -> MixedBatch:
     """Blend a collated batch ``x: (B, C, T)`` with a random permutation of itself.
@@ -35,15 +47,34 @@ def mix_batch(x: torch.Tensor, n_windows: torch.Tensor, alpha: float,
     length of each pair, so length-aware pooling sees all of both. Uses torch's global generator,
     so ``seed_everything`` makes it repeatable.
     """
-    if alpha <= 0:
-        raise ValueError(f"mixup alpha must be > 0, got {alpha}")
-    if bool((n_windows != 1).any()):  # then x also holds exactly one row per record
-        raise ValueError("mixup needs one window per training record; this batch has "
-                         f"{x.shape[0]} windows for {n_windows.shape[0]} records (use training crops "
-                         "of one window, or mixup_alpha=0)")
+    _check(x, n_windows, alpha, "mixup")
     lam = float(torch.distributions.Beta(alpha, alpha).sample())
     perm = torch.randperm(x.shape[0], device=x.device)
     mixed = x * lam + x[perm] * (1.0 - lam)
     if lengths is not None:
         lengths = torch.maximum(lengths, lengths[perm])
     return MixedBatch(mixed, lengths, perm, lam)
+
+
+def cut_batch(x: torch.Tensor, n_windows: torch.Tensor, alpha: float,
+              lengths: torch.Tensor | None = None) -> MixedBatch:
+    """CutMix on the time axis: one segment of ``x: (B, C, T)``, the same for the whole batch, taken
+    from a random permutation of the batch.
+
+    The segment is ``round((1 - lam) * T)`` samples at a uniform start, ``lam ~ Beta(alpha, alpha)``,
+    and the returned ``lam`` is the share of the ``T`` samples each record kept, so the loss weights
+    match what the network saw. In a zero-padded variable-length batch that share is of the padded
+    length (an approximation where the pair's lengths differ), and each record keeps the longer
+    length of its pair, as with mixup. Same checks and generator as :func:`mix_batch`.
+    """
+    _check(x, n_windows, alpha, "cutmix")
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    perm = torch.randperm(x.shape[0], device=x.device)
+    t = x.shape[-1]
+    cut = int(round((1.0 - lam) * t))
+    start = int(torch.randint(0, t - cut + 1, ()))
+    mixed = x.clone()
+    mixed[..., start:start + cut] = x[perm][..., start:start + cut]
+    if lengths is not None:
+        lengths = torch.maximum(lengths, lengths[perm])
+    return MixedBatch(mixed, lengths, perm, 1.0 - cut / t)

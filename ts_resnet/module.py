@@ -17,7 +17,7 @@ from .data.transforms import PreprocessConfig
 from .decisions import ThresholdMethod, fit_thresholds
 from .layout import choose_layout
 from .metrics import make_metrics
-from .mixup import mix_batch
+from .mixup import cut_batch, mix_batch
 from .registry import NetworkOptions, build_network
 from .sam import sam_closure
 from .tasks import Task, TaskSpec, WindowAgg, aggregate_windows, check_task
@@ -42,6 +42,10 @@ class SignalClassifier(L.LightningModule):
         mixup_alpha: mixup on training batches (:mod:`ts_resnet.mixup`): each batch is blended with
             a shuffled copy of itself by ``lam ~ Beta(alpha, alpha)``, and so is the loss; 0 = off.
             Needs one window per training record. Training metrics score the dominant label.
+        cutmix_alpha: CutMix on training batches (:func:`ts_resnet.mixup.cut_batch`): a random
+            segment, ``1 - lam`` of the length with ``lam ~ Beta(alpha, alpha)``, comes from a
+            shuffled partner, and the loss is blended by the share each record kept; 0 = off. With
+            both alphas set, each batch takes one of the two at random (even odds, as in timm).
         sam_rho: sharpness-aware minimisation (:mod:`ts_resnet.sam`): each step takes its gradient at
             the weights moved ``sam_rho`` (L2) up the loss, which favours flat minima; two forward and
             backward passes per step. 0 = off (the SAM paper's default is 0.05).
@@ -87,6 +91,7 @@ class SignalClassifier(L.LightningModule):
         scheduler: Literal["onecycle", "cosine", "none"] = "onecycle",
         label_smoothing: float = 0.0,
         mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
         sam_rho: float = 0.0,
         class_weights: list[float] | None = None,
         pos_weight: list[float] | None = None,
@@ -148,6 +153,8 @@ class SignalClassifier(L.LightningModule):
         self._val_outputs: list[tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor, torch.Tensor]] = []
         if mixup_alpha < 0:
             raise ValueError(f"mixup_alpha must be >= 0 (0 = off), got {mixup_alpha}")
+        if cutmix_alpha < 0:
+            raise ValueError(f"cutmix_alpha must be >= 0 (0 = off), got {cutmix_alpha}")
         if not sam_rho >= 0:
             raise ValueError(f"sam_rho must be >= 0 (0 = off), got {sam_rho}")
         # SAM's second pass (ts_resnet.sam): the same batch and mixup blend, kept out of metrics and logs
@@ -172,6 +179,12 @@ class SignalClassifier(L.LightningModule):
         # variable-length batches carry lengths: length-aware pooling (networks that accept them)
         return net(x) if lengths is None else net(x, lengths=lengths)
 
+    def _mix(self, x: torch.Tensor, n: torch.Tensor, lengths: torch.Tensor | None) -> Any:
+        mixup, cutmix = self.hparams.mixup_alpha, self.hparams.cutmix_alpha
+        # the coin is drawn only when both are on, so either one alone draws what it did before
+        use_cut = bool(cutmix) and (not mixup or bool(torch.rand(()) < 0.5))
+        return cut_batch(x, n, cutmix, lengths) if use_cut else mix_batch(x, n, mixup, lengths)
+
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.spec.loss(logits, y, class_weights=self.class_weights, pos_weight=self.pos_weight,
                               label_smoothing=self.hparams.label_smoothing)
@@ -180,9 +193,9 @@ class SignalClassifier(L.LightningModule):
         x, lengths, y, n = batch["x"], batch.get("lengths"), batch["y"], batch["n_windows"]
         mixed = None
         second = stage == "train" and self._sam_second_pass
-        if stage == "train" and self.hparams.mixup_alpha:
+        if stage == "train" and (self.hparams.mixup_alpha or self.hparams.cutmix_alpha):
             # one window per record (checked); SAM's second pass must see the same blend as its first
-            mixed = self._last_mix if second else mix_batch(x, n, self.hparams.mixup_alpha, lengths)
+            mixed = self._last_mix if second else self._mix(x, n, lengths)
             self._last_mix = mixed
             x, lengths = mixed.x, mixed.lengths
         logits_w = self(x, lengths)
