@@ -17,7 +17,7 @@ from .data.transforms import PreprocessConfig
 from .decisions import ThresholdMethod, fit_thresholds
 from .layout import choose_layout
 from .metrics import make_metrics
-from .mixup import cut_batch, mix_batch
+from .mixup import MixedBatch, cut_batch, mix_batch
 from .registry import NetworkOptions, build_network
 from .sam import sam_closure
 from .tasks import Task, TaskSpec, WindowAgg, aggregate_windows, check_task
@@ -179,7 +179,7 @@ class SignalClassifier(L.LightningModule):
         # variable-length batches carry lengths: length-aware pooling (networks that accept them)
         return net(x) if lengths is None else net(x, lengths=lengths)
 
-    def _mix(self, x: torch.Tensor, n: torch.Tensor, lengths: torch.Tensor | None) -> Any:
+    def _mix(self, x: torch.Tensor, n: torch.Tensor, lengths: torch.Tensor | None) -> MixedBatch:
         mixup, cutmix = self.hparams.mixup_alpha, self.hparams.cutmix_alpha
         # the coin is drawn only when both are on, so either one alone draws what it did before
         use_cut = bool(cutmix) and (not mixup or bool(torch.rand(()) < 0.5))
