@@ -28,13 +28,22 @@ class MixedBatch:
     lam: float
 
 
-def _check(x: torch.Tensor, n_windows: torch.Tensor, alpha: float, name: str) -> None:
+def _pair(x: torch.Tensor, n_windows: torch.Tensor, alpha: float, name: str,
+          lengths: torch.Tensor | None) -> tuple[float, torch.Tensor, torch.Tensor | None]:
+    """What both mixes draw, in this order: ``lam ~ Beta(alpha, alpha)``, a partner for every record
+    (a permutation of the batch), and each pair's longer length, so that length-aware pooling sees
+    all of both. Refuses batches it cannot pair."""
     if alpha <= 0:
         raise ValueError(f"{name} alpha must be > 0, got {alpha}")
     if bool((n_windows != 1).any()):  # then x also holds exactly one row per record
         raise ValueError(f"{name} needs one window per training record; this batch has "
                          f"{x.shape[0]} windows for {n_windows.shape[0]} records (use training crops "
                          f"of one window, or {name}_alpha=0)")
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
+    perm = torch.randperm(x.shape[0], device=x.device)
+    if lengths is not None:
+        lengths = torch.maximum(lengths, lengths[perm])
+    return lam, perm, lengths
 
 
 def mix_batch(x: torch.Tensor, n_windows: torch.Tensor, alpha: float,
@@ -47,13 +56,8 @@ def mix_batch(x: torch.Tensor, n_windows: torch.Tensor, alpha: float,
     length of each pair, so length-aware pooling sees all of both. Uses torch's global generator,
     so ``seed_everything`` makes it repeatable.
     """
-    _check(x, n_windows, alpha, "mixup")
-    lam = float(torch.distributions.Beta(alpha, alpha).sample())
-    perm = torch.randperm(x.shape[0], device=x.device)
-    mixed = x * lam + x[perm] * (1.0 - lam)
-    if lengths is not None:
-        lengths = torch.maximum(lengths, lengths[perm])
-    return MixedBatch(mixed, lengths, perm, lam)
+    lam, perm, lengths = _pair(x, n_windows, alpha, "mixup", lengths)
+    return MixedBatch(x * lam + x[perm] * (1.0 - lam), lengths, perm, lam)
 
 
 def cut_batch(x: torch.Tensor, n_windows: torch.Tensor, alpha: float,
@@ -67,14 +71,10 @@ def cut_batch(x: torch.Tensor, n_windows: torch.Tensor, alpha: float,
     length (an approximation where the pair's lengths differ), and each record keeps the longer
     length of its pair, as with mixup. Same checks and generator as :func:`mix_batch`.
     """
-    _check(x, n_windows, alpha, "cutmix")
-    lam = float(torch.distributions.Beta(alpha, alpha).sample())
-    perm = torch.randperm(x.shape[0], device=x.device)
+    lam, perm, lengths = _pair(x, n_windows, alpha, "cutmix", lengths)
     t = x.shape[-1]
     cut = int(round((1.0 - lam) * t))
     start = int(torch.randint(0, t - cut + 1, ()))
     mixed = x.clone()
-    mixed[..., start:start + cut] = x[perm][..., start:start + cut]
-    if lengths is not None:
-        lengths = torch.maximum(lengths, lengths[perm])
+    mixed[..., start:start + cut] = x[perm, ..., start:start + cut]  # gather only the segment
     return MixedBatch(mixed, lengths, perm, 1.0 - cut / t)
