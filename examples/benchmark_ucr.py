@@ -93,7 +93,7 @@ def _run_fields(cli) -> dict:
     return {"steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch, "batch_size": dm.batch_size,
             "drop_last": dm.drop_last, "decimate": dm.preprocess.decimate,
             "normalize": dm.preprocess.normalize,  # "zscore_level" where the level-channel rule fired
-            "arch_options": cli.model.hparams.get("arch_options") or {},
+            "arch": cli.model.hparams.get("arch"), "arch_options": cli.model.hparams.get("arch_options") or {},
             "mixup_alpha": cli.model.hparams.get("mixup_alpha", 0.0),
             "cutmix_alpha": cli.model.hparams.get("cutmix_alpha", 0.0),
             "sam_rho": cli.model.hparams.get("sam_rho", 0.0),

@@ -14,15 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from torch import nn
+
+from .comparators import LateFusionResNet1d
 from .network import MultiScaleResNet1d
 
-_PRESETS: dict[str, Callable[..., MultiScaleResNet1d]] = {}
+_PRESETS: dict[str, Callable[..., nn.Module]] = {}
 _DEFAULTS: dict[str, dict[str, Any]] = {}
 _VALID_KEYS = set(inspect.signature(MultiScaleResNet1d.__init__).parameters) - {"self"}
 
 
-def register_model(name: str, **defaults: Any) -> None:
-    """Register a preset: a name plus the :class:`MultiScaleResNet1d` arguments it fixes."""
+def register_model(name: str, *, builder: Callable[..., nn.Module] = MultiScaleResNet1d, **defaults: Any) -> None:
+    """Register a preset: a name plus the :class:`MultiScaleResNet1d` arguments it fixes. ``builder``
+    is the class that takes them (another network that accepts the same keyword arguments, such as
+    :class:`~ts_resnet.comparators.LateFusionResNet1d`)."""
     unknown = set(defaults) - _VALID_KEYS
     if unknown:
         raise TypeError(f"preset {name!r}: unknown MultiScaleResNet1d arguments {sorted(unknown)}")
@@ -30,8 +35,8 @@ def register_model(name: str, **defaults: Any) -> None:
         raise ValueError(f"a model named {name!r} is already registered")
     _DEFAULTS[name] = dict(defaults)
 
-    def build(**overrides: Any) -> MultiScaleResNet1d:
-        return MultiScaleResNet1d(**{**_DEFAULTS[name], **overrides})
+    def build(**overrides: Any) -> nn.Module:
+        return builder(**{**_DEFAULTS[name], **overrides})
 
     build.__name__ = name
     _PRESETS[name] = build
@@ -48,7 +53,7 @@ def model_defaults(name: str) -> dict[str, Any]:
     return dict(_DEFAULTS[name])
 
 
-def create_model(name: str, **overrides: Any) -> MultiScaleResNet1d:
+def create_model(name: str, **overrides: Any) -> nn.Module:
     """Build preset ``name``; ``overrides`` are :class:`MultiScaleResNet1d` keyword arguments."""
     _check_name(name)
     unknown = set(overrides) - _VALID_KEYS
@@ -164,7 +169,7 @@ class NetworkOptions:
 
 
 def build_network(arch: str, in_channels: int, num_outputs: int,
-                  options: NetworkOptions | dict[str, Any] | None = None) -> MultiScaleResNet1d:
+                  options: NetworkOptions | dict[str, Any] | None = None) -> nn.Module:
     """The one place a classifier's network is built: by training (``SignalClassifier``) and by
     inference (``ModelCard.build_network``), so both always agree."""
     return create_model(arch, in_ch=in_channels, num_classes=num_outputs, **NetworkOptions.parse(options).overrides())
@@ -224,6 +229,12 @@ register_model(
     "msresnet_ucr", block="bottleneck", layers=(1, 1, 1), widths=(32, 32, 32), kernel_sizes=(9, 19, 39),
     branch_ratio=1.0, stem_width=64, stem_stride=1, stem_pool=False, stage_strides=(1, 1, 1),
 )
+# Comparator, not a recommendation: msresnet_ucr's three kernel branches as three single-scale streams
+# joined only after the global pool (geekfeiw's Multi-Scale-1D-ResNet layout), each stream as deep as
+# msresnet_ucr. The same kernel taps; the 1x1 convolutions, the shortcuts and the stem three times over,
+# about 1.1x the multiply-adds (BENCHMARKS.md, "In-block against late fusion").
+_UCR = model_defaults("msresnet_ucr")
+register_model("latefusion_ucr", builder=LateFusionResNet1d, **_UCR)
 # A few-thousand-parameter network for smoke tests, CI and quick demos.
 register_model(
     "msresnet_tiny", layers=(1, 1), widths=(16, 32), stem_width=16, stem_pool=False,
