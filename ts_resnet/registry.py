@@ -3,6 +3,8 @@
 A preset is a function that fixes some of :class:`MultiScaleResNet1d`'s keyword arguments; anything
 passed to :func:`create_model` overrides them, so ``create_model("msresnet18", fusion="sum")`` is
 the sum-fusion variant.  Unknown keywords raise a ``TypeError`` naming the preset and the keyword.
+Every preset but one builds a :class:`MultiScaleResNet1d`; ``latefusion_ucr`` builds the benchmark's
+comparator (:mod:`ts_resnet.comparators`), which takes the same keyword arguments.
 """
 
 from __future__ import annotations
