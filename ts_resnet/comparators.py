@@ -97,13 +97,7 @@ class LateFusionResNet1d(nn.Module):
         """``(B, in_ch, T)`` -> the streams' last-stage features side by side, ``(B, C, T / total_stride)``."""
         return torch.cat([s.forward_features(x) for s in self.streams], dim=1)
 
-    def forward_head(self, features: torch.Tensor, pre_logits: bool = False,
-                     lengths: torch.Tensor | None = None) -> torch.Tensor:
-        valid = None
-        if lengths is not None:
-            valid = torch.div(lengths + self.total_stride - 1, self.total_stride, rounding_mode="floor")
-        x = self.head_drop(self.global_pool(features, valid))
-        return x if pre_logits else self.fc(x)
-
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x), lengths=lengths)
+    # The head is MultiScaleResNet1d's, unchanged: it reads only total_stride, global_pool, head_drop
+    # and fc, which this class has with the same meaning, so both networks pool padded batches alike.
+    forward_head = MultiScaleResNet1d.forward_head
+    forward = MultiScaleResNet1d.forward
