@@ -32,6 +32,8 @@ def test_latefusion_ucr_holds_the_recipes_kernel_branches_one_scale_per_block():
     assert [s.kernel_sizes for s in late.streams] == [(9,), (19,), (39,)]
     assert all(isinstance(blk, MultiScaleBottleneck1d) for blk in late.blocks())
     assert late.num_features == 3 * recipe.num_features and late.fc.in_features == late.num_features
+    late.reset_classifier(5)  # a new head over the same concatenated features
+    assert (late.fc.in_features, late.fc.out_features, late.num_classes) == (late.num_features, 5, 5)
 
 
 def test_streams_meet_only_after_the_pool():

@@ -77,11 +77,6 @@ class LateFusionResNet1d(nn.Module):
         """Every residual block of every stream."""
         return [b for s in self.streams for b in s.blocks()]
 
-    def reset_classifier(self, num_classes: int) -> None:
-        """Replace the head; 0 removes it."""
-        self.num_classes = num_classes
-        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
-
     def channels_last_problems(self) -> list[str]:
         return [f"streams.{i}.{p}" for i, s in enumerate(self.streams) for p in s.channels_last_problems()]
 
@@ -97,7 +92,9 @@ class LateFusionResNet1d(nn.Module):
         """``(B, in_ch, T)`` -> the streams' last-stage features side by side, ``(B, C, T / total_stride)``."""
         return torch.cat([s.forward_features(x) for s in self.streams], dim=1)
 
-    # The head is MultiScaleResNet1d's, unchanged: it reads only total_stride, global_pool, head_drop
-    # and fc, which this class has with the same meaning, so both networks pool padded batches alike.
+    # The head is MultiScaleResNet1d's, unchanged: it reads and replaces only total_stride, global_pool,
+    # head_drop, num_features and fc, which this class has with the same meaning, so both networks pool
+    # padded batches and swap heads alike.
     forward_head = MultiScaleResNet1d.forward_head
+    reset_classifier = MultiScaleResNet1d.reset_classifier
     forward = MultiScaleResNet1d.forward
