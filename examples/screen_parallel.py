@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import threading
@@ -78,25 +79,40 @@ class Screen:
     def left(self) -> float:
         return self.args.deadline - (time.monotonic() - self.t0) if self.args.deadline else float("inf")
 
+    def spawn(self, cmd: list[str], name: str) -> int | None:
+        """Run one job's process at one thread, its output in ``logs/<name>.log``; its exit code, or
+        None when the deadline stopped it. The job's temporary folders (the folds it writes,
+        Lightning's working folder) go under a scratch folder of its own, removed here however the job
+        ended: a job killed at the deadline cannot clean up after itself, and its copies of a large
+        set's folds would otherwise stay in /tmp."""
+        scratch = self.args.out / "scratch" / name
+        scratch.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", TMPDIR=str(scratch))
+        try:
+            with open(self.args.out / "logs" / f"{name}.log", "w") as log:
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+                try:
+                    return proc.wait(timeout=max(0.1, self.left()) if self.args.deadline else None)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                    return None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
     def run_job(self, dataset: str, arm: str, draw: int) -> None:
         a = self.args
         name = f"{dataset}-{arm}-d{draw}"
         js = a.out / "logs" / f"{name}.json"
         cmd = [sys.executable, str(HERE / "benchmark_ucr.py"), "--root", str(a.root), "--datasets", dataset,
                "--dev-folds", str(a.folds), "--seeds", str(draw), "--json", str(js), "--", *self.arms[arm], *a.extra]
-        env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         start = time.monotonic()
-        with open(a.out / "logs" / f"{name}.log", "w") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-            try:
-                rc = proc.wait(timeout=max(0.1, self.left()) if a.deadline else None)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                with self.lock:
-                    self.unfinished.append(name)
-                self.log(f"stopped at the deadline: {name} ({time.monotonic() - start:.0f} s in)")
-                return
+        rc = self.spawn(cmd, name)
+        if rc is None:
+            with self.lock:
+                self.unfinished.append(name)
+            self.log(f"stopped at the deadline: {name} ({time.monotonic() - start:.0f} s in)")
+            return
         if rc != 0 or not js.exists():
             with self.lock:
                 self.unfinished.append(name)
@@ -130,6 +146,10 @@ class Screen:
             t.start()
         for t in threads:
             t.join()
+        try:
+            (self.args.out / "scratch").rmdir()  # empty by now: every job removed its own
+        except OSError:
+            pass
         never = [f"{d}-{a}-d{k}" for d, a, k in self.queue]
         self.log(f"finished: {len(self.done)} jobs done, {len(self.unfinished)} stopped or failed, "
                  f"{len(never)} never started")

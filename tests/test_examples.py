@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
+import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 from conftest import REPO, fixture, shared
@@ -589,6 +592,26 @@ def test_heldout_published_table_holds_only_sets_outside_the_benchmark_root():
     assert not {r["dataset"] for r in rows} & {p.name for p in benchmark_root.iterdir() if p.is_dir()}
 
 
+def test_screen_parallel_removes_the_temporary_files_of_every_job_even_a_stopped_one(tmp_path):
+    """A job killed at the deadline cannot clean up after itself, so each job's temporary folders (where
+    benchmark_ucr.py writes a set's folds) go under a scratch folder of its own that the screen removes
+    however the job ended. Before, every stopped job left its folds in /tmp."""
+    screen = load("screen_parallel")
+    out = tmp_path / "screen"
+    job = screen.Screen(argparse.Namespace(arm=[("base", [])], out=out, deadline=0.0), [])
+    make = "import tempfile; print(tempfile.mkdtemp(prefix='folds-'), flush=True)"
+    assert job.spawn([sys.executable, "-c", make], "quick") == 0  # finished, its folder left behind
+    quick = Path((out / "logs" / "quick.log").read_text().strip())
+    assert quick.parent == out / "scratch" / "quick" and not quick.exists()
+
+    job.args.deadline = 3.0
+    hang = make + "; import time; time.sleep(120)"
+    assert job.spawn([sys.executable, "-c", hang], "slow") is None  # stopped at the deadline
+    slow = Path((out / "logs" / "slow.log").read_text().strip())
+    assert slow.parent == out / "scratch" / "slow" and not slow.exists()
+    assert not (out / "scratch" / "slow").exists()
+
+
 def test_screen_parallel_runs_arms_side_by_side_and_stops_at_the_deadline(tmp_path, capsys):
     """Two arms on one set: each arm's rows land in OUT/<arm>.json in compare_cv.py's format, with the
     arm's option applied; a deadline stops what is still running and says so."""
@@ -612,6 +635,8 @@ def test_screen_parallel_runs_arms_side_by_side_and_stops_at_the_deadline(tmp_pa
     assert late["done"] == [] and late["unfinished"] == ["ItalyPowerDemand-base-d0"]
     assert "stopped at the deadline" in capsys.readouterr().out
     assert not (tmp_path / "late" / "base.json").exists()  # nothing half-written
+    # the killed job's temporary folds went under its own scratch folder, which was removed
+    assert not (tmp_path / "late" / "scratch").exists() and not (out / "scratch").exists()
 
     with pytest.raises(SystemExit):
         screen.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--arm", "nameless", "--out", str(out)])
