@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -595,7 +596,7 @@ def test_heldout_published_table_holds_only_sets_outside_the_benchmark_root():
 def test_screen_parallel_removes_the_temporary_files_of_every_job_even_a_stopped_one(tmp_path):
     """A job killed at the deadline cannot clean up after itself, so each job's temporary folders (where
     benchmark_ucr.py writes a set's folds) go under a scratch folder of its own that the screen removes
-    however the job ended. Before, every stopped job left its folds in /tmp."""
+    however the job ended. Before, a stopped job's folds stayed in /tmp."""
     screen = load("screen_parallel")
     out = tmp_path / "screen"
     job = screen.Screen(argparse.Namespace(arm=[("base", [])], out=out, deadline=0.0), [])
@@ -604,7 +605,7 @@ def test_screen_parallel_removes_the_temporary_files_of_every_job_even_a_stopped
     quick = Path((out / "logs" / "quick.log").read_text().strip())
     assert quick.parent == out / "scratch" / "quick" and not quick.exists()
 
-    job.args.deadline = 3.0
+    job.args.deadline, job.t0 = 5.0, time.monotonic()  # 5 s from now, however long the first job took
     hang = make + "; import time; time.sleep(120)"
     assert job.spawn([sys.executable, "-c", hang], "slow") is None  # stopped at the deadline
     slow = Path((out / "logs" / "slow.log").read_text().strip())
