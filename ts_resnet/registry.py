@@ -234,8 +234,10 @@ register_model(
 # Comparator, not a recommendation: msresnet_ucr's three kernel branches as three single-scale streams
 # joined only after the global pool (geekfeiw's Multi-Scale-1D-ResNet layout), each stream as deep as
 # msresnet_ucr. The same kernel taps; the 1x1 reductions, the first projection shortcut and the stem
-# three times over: 1.14x the multiply-adds, 1.33x the CPU time on the 30 UCR sets, and 90.55 against
-# the recipe's 91.40 on TEST, seed 0 (BENCHMARKS.md, "In-block against late fusion").
+# three times over: 1.14x the multiply-adds, 1.33x the CPU time on the 30 UCR sets. 90.55 against the
+# recipe's 91.40 on TEST, seed 0, but level with it on seeds 1-3 of the 15 smallest sets (94.91 against
+# 94.85): the in-block design's edge over it is cost (BENCHMARKS.md, "In-block against late fusion",
+# "The design ablations on three more seeds").
 _UCR = model_defaults("msresnet_ucr")
 register_model("latefusion_ucr", builder=LateFusionResNet1d, **_UCR)
 # A few-thousand-parameter network for smoke tests, CI and quick demos.
