@@ -10,6 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import REPO, fixture, shared
 from helpers import load_script
@@ -36,7 +37,7 @@ def test_every_example_is_covered():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers",
                                                          "compare_presets", "benchmark_classify", "compare_cv",
                                                          "screen_end_of_run", "heldout_ucr", "screen_parallel",
-                                                         "screen_tta"}
+                                                         "screen_tta", "pretrain_pool"}
 
 
 def test_quickstart():
@@ -645,3 +646,48 @@ def test_screen_parallel_runs_arms_side_by_side_and_stops_at_the_deadline(tmp_pa
     with pytest.raises(SystemExit):  # a second screen into the same folder would replace the first's rows
         screen.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--arm", "base=", "--out", str(out)])
     assert "already exist" in capsys.readouterr().err and (out / "base.json").read_text() == before
+
+
+def test_pretrain_pool_labels_each_train_series_with_its_set_and_never_reads_test(tmp_path, capsys):
+    """The pool holds TRAIN series only (a TEST file that cannot be parsed is never touched), resampled
+    and z-normalised, labelled 1000 + set index so no pretext label can pass for a UCR class name;
+    --cap bounds each set, --exclude keeps judged sets out, multivariate sets are skipped with a
+    message, and an existing, different pool is not overwritten."""
+    pool = load("pretrain_pool")
+    root = tmp_path / "root"
+    for name in ("Chinatown", "GunPoint", "ItalyPowerDemand"):
+        (root / name).mkdir(parents=True)
+        (root / name / f"{name}_TRAIN.tsv").write_bytes(fixture("ucr", name, f"{name}_TRAIN.tsv").read_bytes())
+        (root / name / f"{name}_TEST.tsv").write_text("not a number\n")  # read, it would be an error
+    (root / "Gaps").mkdir()
+    (root / "Gaps" / "Gaps_TRAIN.tsv").write_text("1\t0\tNaN\t2\t3\t4\n2\t5\t1\t2\tNaN\tNaN\n")  # a gap; a short series
+    (root / "Multi").mkdir()
+    (root / "Multi" / "Multi_TRAIN.ts").write_text(
+        "@problemName Multi\n@univariate false\n@dimensions 2\n@classLabel true a b\n@data\n"
+        "1,2,3:4,5,6:a\n1,2,4:4,5,7:b\n")
+
+    pool.main(["--root", str(root), "--out", str(tmp_path / "out"), "--exclude", "ItalyPowerDemand",
+               "--cap", "5", "--length", "64"])
+    assert "Multi: skipped, multivariate (2 channels)" in capsys.readouterr().err
+    folder = tmp_path / "out" / "Pool"
+    sources = (folder / "sources.csv").read_text().splitlines()
+    assert sources == ["label,dataset,series", "1000,Chinatown,5", "1001,Gaps,2", "1002,GunPoint,5"]
+    rows = [line.split("\t") for line in (folder / "Pool_TRAIN.tsv").read_text().splitlines()]
+    labels = [r[0] for r in rows]
+    assert sorted(labels) == ["1000"] * 5 + ["1001"] * 2 + ["1002"] * 5
+    x = np.array([[float(v) for v in r[1:]] for r in rows])
+    assert x.shape == (12, 64) and np.isfinite(x).all()  # the gap interpolated, every length 64
+    assert np.allclose(x.mean(axis=1), 0, atol=1e-4) and np.allclose(x.std(axis=1), 1, atol=1e-3)
+    gunpoint = np.stack([pool.to_length(s[0], 64) for s in pool.read_train(root, "GunPoint")])
+    for r in x[np.array(labels) == "1002"]:  # the rows are GunPoint's own TRAIN series, as written (6 digits)
+        assert np.abs(gunpoint - r).max(axis=1).min() < 1e-4
+    assert len((folder / "Pool_TEST.tsv").read_text().splitlines()) == 3 + 2 + 3
+
+    before = (folder / "Pool_TRAIN.tsv").read_text()
+    pool.main(["--root", str(root), "--out", str(tmp_path / "out"), "--exclude", "ItalyPowerDemand",
+               "--cap", "5", "--length", "64"])  # the same pool again: identical files are left alone
+    with pytest.raises(SystemExit, match="already exists with different content"):
+        pool.main(["--root", str(root), "--out", str(tmp_path / "out"), "--cap", "5", "--length", "64"])
+    assert (folder / "Pool_TRAIN.tsv").read_text() == before
+    with pytest.raises(SystemExit, match="not being pooled"):
+        pool.main(["--root", str(root), "--out", str(tmp_path / "o2"), "--exclude", "Nope"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import lightning as L
 import pytest
 import torch
-from conftest import fixture
+from conftest import REPO, fixture
 
 from ts_resnet.data.modules import SyntheticECGDataModule
 from ts_resnet.data.transforms import PreprocessConfig
@@ -120,3 +120,27 @@ def test_fine_tune_a_model_with_stem_filters(tmp_path):
     with pytest.raises(ValueError, match="stem_filters; fine-tuning it to 2 channels is not supported"):
         SignalClassifier(arch="msresnet_tiny", arch_options=options, num_classes=5, in_channels=2,
                          channels=["V1", "II"], init_from=str(tmp_path / "src.ckpt"))
+
+
+def test_fine_tune_a_ucr_model_onto_a_set_with_level_channels(tmp_path):
+    """configs/ucr.yaml gives some sets a second, level-keeping input per channel (keep_level), so the
+    target network has more inputs than channel names: the named channel maps, the derived input
+    starts at zero (it used to be an error: "1 channel names for a network with 2 inputs")."""
+    from ts_resnet.cli.train import run_lightning_cli
+
+    root, quiet = fixture("ucr"), ["--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false"]
+    common = ["-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(root), "--model.arch=msresnet_tiny",
+              "--trainer.max_steps=1", "--trainer.callbacks=[]", *quiet]
+    src_cli = run_lightning_cli(["fit", *common, "--data.dataset", "ItalyPowerDemand",
+                                 f"--trainer.default_root_dir={tmp_path / 'src'}"])
+    assert src_cli.model.hparams.in_channels == 1
+    ckpt = src_cli.trainer.checkpoint_callback.last_model_path
+    cli = run_lightning_cli(["fit", *common, "--data.dataset", "Chinatown", f"--model.init_from={ckpt}",
+                             f"--trainer.default_root_dir={tmp_path / 'dst'}", "--trainer.max_steps=0"])
+    assert cli.model.hparams.in_channels == 2 and cli.model.hparams.channels == ["ch0"]
+    report = cli.model.transfer
+    assert report.leads_matched == ["ch0"] and report.leads_new == ["1 derived input(s)"]
+    first = next(k for k in ("stem.0.0.weight", "stem.0.conv.weight") if k in src_cli.model.net.state_dict())
+    w_src, w_dst = load_classifier(ckpt).net.state_dict()[first], cli.model.net.state_dict()[first]
+    torch.testing.assert_close(w_dst[:, :1], w_src)
+    assert torch.count_nonzero(w_dst[:, 1:]) == 0

@@ -7,7 +7,8 @@ convolution mapped by lead name; plus the layer depths that layer-wise learning-
   source must have the same preset and options (a mismatch is an error naming the tensors);
 * the first convolution's input channels are matched by lead name (``aVR`` == ``AVR``): a 12-lead
   model fine-tuned on a 2-lead set starts with the weights of those two leads; target leads the
-  source never saw start at zero (no contribution until trained);
+  source never saw start at zero (no contribution until trained), and so do inputs derived from the
+  leads (a UCR set's level channels, slopes, a position ramp), which follow the leads themselves;
 * the classifier head keeps the rows of classes whose names the source knows and re-initialises the
   others (all of them when no name overlaps).
 
@@ -79,22 +80,30 @@ def transfer_weights(net: nn.Module, source: Classifier, *, class_names: list[st
         if not k.startswith(HEAD_PREFIX) and k != first_conv:
             target[k].copy_(src[k])
             report.copied += 1
-    # First convolution: by lead name, so lead subsets and orders map onto the source's leads.
+    # First convolution: by lead name, so lead subsets and orders map onto the source's leads. Inputs
+    # derived from the leads come after them (a UCR set's level channels, slopes, a position ramp:
+    # PreprocessConfig.input_channels), so the first len(names) inputs are the leads themselves in
+    # either network. Only those are mapped; the target's derived inputs start at zero, because which
+    # derivation a column holds is not in the weights (a level and a slope column look alike) and a
+    # wrong guess would feed the network a signal it was never trained on.
     w_src, w_dst = src[first_conv], target[first_conv]
     names_dst = list(channels) if channels else list(source.card.channels)[: w_dst.shape[1]]
-    if len(names_dst) != w_dst.shape[1]:
+    if not 0 < len(names_dst) <= w_dst.shape[1]:
         raise ValueError(f"init_from: {len(names_dst)} channel names for a network with {w_dst.shape[1]} inputs")
     index_src = {lead_key(c): j for j, c in enumerate(source.card.channels)}
     if not index_src and w_src.shape == w_dst.shape:  # unnamed channels (UCR models): by position
         index_src = {lead_key(c): j for j, c in enumerate(names_dst)}
+    n_leads_src = len(source.card.channels) or w_src.shape[1]
     w_dst.zero_()
     for i, name in enumerate(names_dst):
         j = index_src.get(lead_key(name))
-        if j is not None and j < w_src.shape[1]:
+        if j is not None and j < min(n_leads_src, w_src.shape[1]):
             w_dst[:, i] = w_src[:, j]
             report.leads_matched.append(name)
         else:
             report.leads_new.append(name)
+    if w_dst.shape[1] > len(names_dst):
+        report.leads_new.append(f"{w_dst.shape[1] - len(names_dst)} derived input(s)")
     report.copied += 1
     # Head: rows of known classes (by name); the rest keeps its fresh initialisation.
     if f"{HEAD_PREFIX}weight" in target and f"{HEAD_PREFIX}weight" in src:
