@@ -17,7 +17,9 @@ on TEST has not been seen through it. Sets named in ``--exclude`` (those to be j
 entirely. Per set at most ``--cap`` series are drawn at random (seeded), so the sets with thousands of
 series do not drown the others; missing values are interpolated, every series is resampled to
 ``--length`` samples (``scipy.signal.resample_poly``, anti-aliased) and z-normalised on its own.
-Multivariate sets are skipped (the pool has one channel, the univariate sets' one).
+Multivariate sets are skipped (the pool has one channel, the univariate sets' one), and so is a folder
+whose TRAIN file is missing or does not parse; each skip is reported on stderr and the pool is built
+from the rest.
 
 Labels are 1000 + the set's index, written with a ``sources.csv`` that names them. They are numbers
 because the ``.tsv`` layout has numeric labels, and they start at 1000 so that no class of a UCR set
@@ -73,11 +75,18 @@ def build(root: Path, out: Path, datasets: list[str], *, cap: int = 500, length:
     train_rows: list[str] = []
     test_rows: list[str] = []
     taken: dict[str, int] = {}
+    skipped: list[str] = []
     for name in datasets:
-        series = read_train(root, name)
+        try:
+            series = read_train(root, name)
+        except (OSError, ValueError) as e:  # no TRAIN file, or one that does not parse: report, go on
+            print(f"{name}: skipped, {e}", file=sys.stderr)
+            skipped.append(name)
+            continue
         if any(s.shape[0] != 1 for s in series):
             print(f"{name}: skipped, multivariate ({series[0].shape[0]} channels); the pool is univariate",
                   file=sys.stderr)
+            skipped.append(name)
             continue
         label = LABEL_BASE + len(taken)
         for j, i in enumerate(rng.permutation(len(series))[:cap]):
@@ -91,8 +100,10 @@ def build(root: Path, out: Path, datasets: list[str], *, cap: int = 500, length:
                 test_rows.append(row)
         taken[name] = min(cap, len(series))
         print(f"{name}: {taken[name]} of {len(series)} TRAIN series, label {label}", file=sys.stderr)
+    if skipped:
+        print(f"{len(skipped)} set(s) skipped: {', '.join(skipped)}", file=sys.stderr)
     if not taken:
-        raise SystemExit("no univariate set to pool")
+        raise SystemExit("no readable univariate set to pool")
     sources = "label,dataset,series\n" + "".join(f"{LABEL_BASE + k},{n},{c}\n" for k, (n, c) in enumerate(taken.items()))
     folder = out / POOL
     files = {folder / f"{POOL}_TRAIN.tsv": "\n".join(train_rows) + "\n",

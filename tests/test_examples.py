@@ -666,9 +666,17 @@ def test_pretrain_pool_labels_each_train_series_with_its_set_and_never_reads_tes
         "@problemName Multi\n@univariate false\n@dimensions 2\n@classLabel true a b\n@data\n"
         "1,2,3:4,5,6:a\n1,2,4:4,5,7:b\n")
 
+    (root / "Stray").mkdir()  # a folder with no TRAIN file, and one whose TRAIN file does not parse
+    (root / "Broken").mkdir()
+    (root / "Broken" / "Broken_TRAIN.tsv").write_text("1\tx\ty\n")
+
     pool.main(["--root", str(root), "--out", str(tmp_path / "out"), "--exclude", "ItalyPowerDemand",
                "--cap", "5", "--length", "64"])
-    assert "Multi: skipped, multivariate (2 channels)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Multi: skipped, multivariate (2 channels)" in err
+    assert "Stray: skipped" in err and "no Stray_TRAIN.tsv" in err
+    assert "Broken: skipped" in err and "Broken_TRAIN.tsv" in err
+    assert "3 set(s) skipped: Broken, Multi, Stray" in err
     folder = tmp_path / "out" / "Pool"
     sources = (folder / "sources.csv").read_text().splitlines()
     assert sources == ["label,dataset,series", "1000,Chinatown,5", "1001,Gaps,2", "1002,GunPoint,5"]
@@ -691,3 +699,6 @@ def test_pretrain_pool_labels_each_train_series_with_its_set_and_never_reads_tes
     assert (folder / "Pool_TRAIN.tsv").read_text() == before
     with pytest.raises(SystemExit, match="not being pooled"):
         pool.main(["--root", str(root), "--out", str(tmp_path / "o2"), "--exclude", "Nope"])
+    with pytest.raises(SystemExit, match="no readable univariate set"):
+        pool.main(["--root", str(root), "--out", str(tmp_path / "o3"), "--datasets", "Stray", "Multi"])
+    assert not (tmp_path / "o3").exists()
