@@ -201,6 +201,23 @@ def test_corrupted_inputs_raise_signal_read_error_naming_the_file(tmp_path):
         assert path.name in str(e.value) or path.stem in str(e.value), (what, str(e.value))
 
 
+def test_numpy_reader_names_what_a_file_lacks_not_pickles(tmp_path):
+    # np.load treats anything without NumPy's header as a pickle, and its refusal ("pickled (object)
+    # data") misleads for a text file that was merely named .npy
+    text = tmp_path / "text.npy"
+    text.write_text("0.1,0.2,0.3\n")
+    with pytest.raises(SignalReadError, match=r"text\.npy: not a NumPy \.npy file \(no NumPy header"):
+        read_record(text, fs=100, layout="CT")
+    fake_npz = tmp_path / "fake.npz"
+    fake_npz.write_text("signal")
+    with pytest.raises(SignalReadError, match=r"fake\.npz: not a NumPy \.npz file \(not a zip archive\)"):
+        read_record(fake_npz, fs=100)
+    objects = tmp_path / "objects.npy"  # a real .npy whose payload is pickled: still refused, as before
+    np.save(objects, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(SignalReadError, match="allow_pickle=False"):
+        read_record(objects, fs=100, layout="CT")
+
+
 def test_find_records_counts_wfdb_once_and_skips_tables(tmp_path):
     _write_ok_record(tmp_path, "rec1")
     (tmp_path / "labels.csv").write_text("file,label\nrec1.hea,A\n")

@@ -204,9 +204,17 @@ def test_tampered_checkpoint_is_refused(trained, tmp_path):
     with pytest.raises(ModelFileError, match="refused to load"):
         load_classifier(bad)
     junk = tmp_path / "junk.ckpt"
-    junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelFileError, match="junk.ckpt"):
+    junk.write_bytes(b"not a checkpoint")  # under weights_only, torch reports this as an unsafe pickle
+    with pytest.raises(ModelFileError, match=r"junk\.ckpt: not a PyTorch checkpoint"):
         load_classifier(junk)
+    cut = tmp_path / "cut.ckpt"  # a copy cut short: torch's own error is "OSError: [Errno 22]"
+    cut.write_bytes(Path(ckpt).read_bytes()[:4096])
+    with pytest.raises(ModelFileError, match=r"cut\.ckpt: .*truncated or damaged"):
+        load_classifier(cut)
+    legacy = tmp_path / "legacy.ckpt"  # torch.save's pre-1.6 pickle format still loads
+    torch.save(torch.load(ckpt, map_location="cpu", weights_only=True), legacy,
+               _use_new_zipfile_serialization=False)
+    assert load_classifier(legacy).class_names == load_classifier(ckpt).class_names
 
 
 @pytest.mark.parametrize(("wanted", "options", "expected"), [

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +38,30 @@ class ModelFileError(ValueError):
     """A model file that cannot be loaded; the message names the file and the reason."""
 
 
+def _not_a_checkpoint(path: Path) -> str | None:
+    """Why ``path`` cannot be a ``torch.save`` file, or None if it may be one.
+
+    Asked before ``torch.load`` because, under ``weights_only=True``, a text file or an image fails with
+    the same UnpicklingError as a checkpoint that smuggles code, and a copy cut short fails with a bare
+    ``OSError: [Errno 22]``; neither tells the user what is wrong with the file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    if zipfile.is_zipfile(path):
+        return None  # torch.save's format since PyTorch 1.6
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive without its end record: the file is truncated or damaged (a copy cut short?)"
+    if head[:1] == b"\x80":
+        return None  # a pickle stream: torch.save's legacy format, which torch.load still reads
+    return "not a PyTorch checkpoint: neither a zip archive (torch.save) nor a pickle stream"
+
+
 def _load_ckpt(path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
+    reason = _not_a_checkpoint(path)
+    if reason is not None:
+        raise ModelFileError(f"{path}: {reason}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:

@@ -292,8 +292,20 @@ def read_numpy(path: str | Path, *, fs: float | None = None, layout: Layout | No
     if not p.exists():
         raise SignalReadError(p, "no such file")
     side = _sidecar(p)
+    # np.load reads anything without NumPy's header as a pickle and, refusing pickles, reports "pickled
+    # (object) data" for a text file renamed .npy: name what the file lacks instead
+    npz = p.suffix.lower() == ".npz"
     try:
-        if p.suffix.lower() == ".npz":
+        with open(p, "rb") as f:
+            head = f.read(len(np.lib.format.MAGIC_PREFIX))
+    except OSError as e:
+        raise SignalReadError(p, f"cannot be read ({e.strerror or e})") from None
+    if npz and not head.startswith(b"PK"):
+        raise SignalReadError(p, "not a NumPy .npz file (not a zip archive)")
+    if not npz and head != np.lib.format.MAGIC_PREFIX:
+        raise SignalReadError(p, "not a NumPy .npy file (no NumPy header; written by np.save?)")
+    try:
+        if npz:
             with np.load(p, allow_pickle=False) as z:
                 if "signal" not in z:
                     raise SignalReadError(p, f"npz has no 'signal' array (keys: {sorted(z.files)})")
