@@ -352,8 +352,13 @@ def test_report_command(ckpt_12lead, tmp_path, capsys):
     assert (out / "metrics.md").exists() and "50 resamples" in (out / "metrics.md").read_text()
     assert main(["report", *args, f"--ckpt_path={ckpt_12lead}"]) == 2
     assert "--out DIR is required" in capsys.readouterr().err
-    with pytest.raises(FileExistsError):  # an existing report is kept
-        main(["report", *args, f"--ckpt_path={ckpt_12lead}", "--out", str(out), "--n-boot", "50"])
+    before = (out / "metrics.md").read_bytes()
+    capsys.readouterr()
+    # an existing report is kept: one error line naming the file and the flag, not a traceback
+    assert main(["report", *args, f"--ckpt_path={ckpt_12lead}", "--out", str(out), "--n-boot", "50"]) == 2
+    err = capsys.readouterr().err
+    assert "ts-resnet report: error:" in err and "metrics.csv exists" in err and "--overwrite" in err
+    assert "Traceback" not in err and (out / "metrics.md").read_bytes() == before
 
 
 def test_bad_model_file_and_no_records(tmp_path, capsys):

@@ -76,3 +76,38 @@ def test_top_level_help_and_version(capsys):
 
     assert capsys.readouterr().out.strip() == f"ts-resnet {__version__}"
     assert main(["frobnicate"]) == 2
+
+
+def test_a_missing_data_folder_is_one_error_line_not_a_traceback(tmp_path, capsys):
+    # The UCR module reads its files in __init__, where jsonargparse turns the FileNotFoundError into
+    # "Does not validate against any of the Union subtypes" under 60 lines of traceback.
+    from conftest import REPO
+
+    missing = tmp_path / "no-archive"
+    argv = ["fit", "-c", str(REPO / "configs" / "ucr.yaml"), f"--data.root={missing}", "--data.dataset=GunPoint",
+            "--trainer.max_steps=1", f"--trainer.default_root_dir={tmp_path}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"ts-resnet fit: error: {missing / 'GunPoint'}: no GunPoint_TRAIN.tsv" in err
+    assert "Traceback" not in err and "Union subtypes" not in err and "TS_RESNET_TRACEBACK=1" in err
+    assert not (tmp_path / "lightning_logs").exists()
+
+
+def test_only_errors_about_the_users_files_lose_their_traceback():
+    from ts_resnet.cli.main import input_error
+    from ts_resnet.data.readers import read_numpy
+
+    missing = FileNotFoundError(2, "No such file or directory", "/x/labels.csv")
+    assert input_error(missing) is missing  # an OSError, wherever it was raised
+    try:
+        read_numpy(fixture("ucr"), fs=1.0)  # a folder: the reader's own ValueError (SignalReadError)
+    except ValueError as e:
+        from_reader = e
+    wrapped = ValueError("Does not validate against any of the Union subtypes")
+    wrapped.__cause__ = from_reader
+    assert input_error(wrapped) is from_reader  # followed through jsonargparse's wrapper
+    try:
+        int("not a number")  # a ValueError raised outside ts_resnet.data: a bug, keeps its traceback
+    except ValueError as e:
+        assert input_error(e) is None
+    assert input_error(TypeError("x")) is None

@@ -236,7 +236,8 @@ def write_report(out_dir: str | Path, y: np.ndarray, probs: np.ndarray, decision
     paths = [out / n for n in names]
     existing = [str(p) for p in paths if p.exists()]
     if existing and not overwrite:
-        raise FileExistsError(f"{existing[0]} exists; pass overwrite=True to replace the report")
+        raise FileExistsError(f"{existing[0]} exists; pass overwrite=True (ts-resnet report --overwrite) "
+                              "to replace the report")
     out.mkdir(parents=True, exist_ok=True)
     rows = evaluation_table(y, probs, decisions, class_names, n_boot=n_boot, seed=seed)
     ece = expected_calibration_error(y, probs)

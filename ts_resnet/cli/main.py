@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import traceback
+from pathlib import Path
 
 # Commands on a trained model file: each is a typed function in ``ts_resnet.cli.<name>`` whose
 # signature is the command (``ts_resnet.cli.signature``); its module's ``main(argv)`` parses and calls it.
@@ -58,6 +61,47 @@ def _report_args(argv: list[str]) -> list[str]:
             f"--trainer.callbacks.overwrite={options['--overwrite'] or 'false'}"]
 
 
+_DATA_CODE = Path(__file__).resolve().parent.parent / "data"
+TRACEBACK_ENV = "TS_RESNET_TRACEBACK"
+
+
+def input_error(exc: BaseException) -> BaseException | None:
+    """The error about the user's files behind ``exc``, or None when ``exc`` is anything else.
+
+    An ``OSError`` (a missing folder or file, no permission, a full disk) or a ``ValueError`` raised by
+    the readers and data modules (``ts_resnet.data``: a header that does not parse, a labels CSV
+    without its column) is the user's to fix, and its message names the file; its traceback through
+    Lightning and jsonargparse only hides that line. jsonargparse re-raises an error from a data
+    module's ``__init__`` as "Does not validate against any of the Union subtypes", with the real one
+    as ``__cause__``, so the chain is followed. Every other exception (a bug) keeps its traceback."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError):
+            return e
+        if isinstance(e, ValueError):
+            frames = traceback.extract_tb(e.__traceback__)
+            if frames and Path(frames[-1].filename).resolve().is_relative_to(_DATA_CODE):
+                return e
+        e = e.__cause__
+    return None
+
+
+def _run_lightning(cmd: str, args: list[str] | None) -> int:
+    from .train import run_lightning_cli
+
+    try:
+        run_lightning_cli(args)
+    except (OSError, ValueError) as exc:
+        cause = input_error(exc)
+        if cause is None or os.environ.get(TRACEBACK_ENV):
+            raise
+        print(f"ts-resnet {cmd}: error: {cause}\n(set {TRACEBACK_ENV}=1 for the full traceback)", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -78,16 +122,10 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             print(f"ts-resnet report: error: {e}", file=sys.stderr)
             return 2
-        from .train import run_lightning_cli
-
-        run_lightning_cli(["test", *args])
-        return 0
+        return _run_lightning(cmd, ["test", *args])
     if cmd in LIGHTNING or cmd.startswith("-"):
-        from .train import run_lightning_cli
-
         # From the shell LightningCLI reads sys.argv itself (it warns when given both).
-        run_lightning_cli(None if from_command_line else argv)
-        return 0
+        return _run_lightning(cmd, None if from_command_line else argv)
     print(f"ts-resnet: unknown command {cmd!r}\n\n{_usage()}", file=sys.stderr)
     return 2
 
