@@ -186,6 +186,21 @@ def test_folder_module_multiclass_and_multilabel(tmp_path):
     assert all_y == {"a.hea": [0, 1], "b.hea": [1, 1], "c.npy": [1, 0], "d.csv": [0, 0]}
 
 
+def test_skipped_records_are_reported_again_when_the_cache_is_reused(tmp_path):
+    d = tmp_path / "folder"
+    for i, rhythm in enumerate(["NSR", "AF", "NSR", "AF"]):
+        write_12lead(d, f"r{i}", 250, rhythm=rhythm, seed=i)
+    (d / "labels.csv").write_text("file,label\n" + "".join(f"r{i}.hea,{r}\n" for i, r in
+                                  enumerate(["NSR", "AF", "NSR", "AF"])) + "ghost.hea,AF\n")
+    kwargs = dict(root=str(d), cache_dir=str(tmp_path / "c"), preprocess=None)
+    with pytest.warns(UserWarning, match="skipped record ghost.hea: .*ghost.hea not found"):
+        assert FolderDataModule(**kwargs).prepare().decoded
+    # the second run reads the cache, not the files: the record is still skipped, and still reported
+    with pytest.warns(UserWarning, match=r"1 record\(s\) skipped, as when the cache .* was built .*ghost\.hea"):
+        info = FolderDataModule(**kwargs).prepare()
+    assert not info.decoded and info.skipped == 1 and info.records == 4
+
+
 def test_synthetic_module_is_deterministic_and_writes_wfdb(tmp_path):
     from ts_resnet.data import read_record
     from ts_resnet.data.synthetic import CLASS_NAMES, make_dataset, write_wfdb_records

@@ -398,6 +398,12 @@ class FileDataModule(SignalDataModule):
                 warnings.warn(f"skipped record {rid}: {reason}", stacklevel=2)
             decoded = True
         ids, _, skipped = cache.load()
+        if skipped and not decoded:
+            # a reused cache remembers what it could not read; say so on every run, not only the first
+            shown = "; ".join(f"{rid}: {reason}" for rid, reason in skipped[:3])
+            more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+            warnings.warn(f"{len(skipped)} record(s) skipped, as when the cache {cache.folder} was built "
+                          f"(they are read again once the source files change): {shown}{more}", stacklevel=2)
         return CacheInfo(cache.folder, len(ids), len(skipped), decoded)
 
     def prepare_data(self) -> None:
