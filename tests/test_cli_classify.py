@@ -192,7 +192,7 @@ def test_long_record_windows_are_aggregated(ckpt_2lead, tmp_path):
     _ = out
 
 
-def test_export_parity_and_safetensors_classify(ckpt_12lead, tmp_path):
+def test_export_parity_and_safetensors_classify(ckpt_12lead, tmp_path, capsys):
     import onnxruntime as ort
 
     from ts_resnet.inference import load_classifier
@@ -203,6 +203,16 @@ def test_export_parity_and_safetensors_classify(ckpt_12lead, tmp_path):
         assert main(["export", "-m", str(ckpt_12lead), "-f", fmt, "-o", str(path)]) == 0
         assert path.exists()
     assert main(["export", "-m", str(ckpt_12lead), "-f", "torchscript", "-o", str(ts_path)]) == 2  # exists
+    # without --format the suffix decides; the exporter's progress lines and torchvision notice are gone
+    capsys.readouterr()
+    assert main(["export", "-m", str(ckpt_12lead), "-o", str(tmp_path / "auto.onnx")]) == 0
+    out, err = capsys.readouterr()
+    assert "[torch.onnx]" not in out + err and "torchvision" not in out + err and "wrote" in err
+    assert ort.InferenceSession(str(tmp_path / "auto.onnx")).get_inputs()[0].name == "signal"
+    assert main(["export", "-m", str(ckpt_12lead), "-o", str(tmp_path / "auto.pt")]) == 0
+    torch.jit.load(str(tmp_path / "auto.pt"))  # TorchScript, as .pt says
+    assert main(["export", "-m", str(ckpt_12lead), "-o", str(tmp_path / "auto.bin")]) == 2
+    assert "give --format" in capsys.readouterr().err and not (tmp_path / "auto.bin").exists()
     session = ort.InferenceSession(str(onnx_path))
     # the ONNX file carries the model card: classes and preprocessing without a sidecar
     stored = json.loads(session.get_modelmeta().custom_metadata_map["ts_resnet_card"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Literal, get_args
@@ -51,13 +52,21 @@ def export_onnx(clf: Classifier, out: Path, opset: int = 18) -> list[Path]:
     x = _example(clf)
     batch = torch.export.Dim("batch", min=1, max=4096)
     length = torch.export.Dim("length", min=max(8, getattr(net, "min_input_length", 8)), max=1_000_000)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            net, (x,), dynamo=True, dynamic_shapes={"x": {0: batch, 2: length}},
-            input_names=["signal"], output_names=["logits"], opset_version=opset,
-        )
-        program.save(str(out))
+    # The exporter prints eight progress lines, and logs that torchvision is not installed (it would
+    # translate detection operators this network never uses); neither is for the user.
+    registry_log = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registry_log.level
+    registry_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                net, (x,), dynamo=True, dynamic_shapes={"x": {0: batch, 2: length}},
+                input_names=["signal"], output_names=["logits"], opset_version=opset, verbose=False,
+            )
+            program.save(str(out))
+    finally:
+        registry_log.setLevel(level)
     # The card (classes, leads, rate, windows, preprocessing, thresholds) travels inside the file as a
     # metadata property, so an ONNX Runtime deployment decides like `classify` without a sidecar.
     import onnx

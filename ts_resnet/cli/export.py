@@ -7,8 +7,12 @@ from pathlib import Path
 from ..export import ExportFormat  # the formats' one definition (imports torch: fine for this command)
 from .common import CLIError, check_output, err
 
+# what an output file's suffix says when --format is left out (.pt is TorchScript's usual name)
+FORMAT_BY_SUFFIX: dict[str, ExportFormat] = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript",
+                                             ".safetensors": "safetensors"}
 
-def export(*, checkpoint: str, format: ExportFormat, output: str, force: bool = False) -> int:
+
+def export(*, checkpoint: str, output: str, format: ExportFormat | None = None, force: bool = False) -> int:
     """Write a trained model for deployment: ONNX, TorchScript or safetensors + JSON.
 
     Every format carries the model card (classes, preprocessing, thresholds), so the file alone is
@@ -16,8 +20,9 @@ def export(*, checkpoint: str, format: ExportFormat, output: str, force: bool = 
 
     Args:
         checkpoint: .ckpt or .safetensors model file.
-        format: the output format.
         output: output file (.onnx, .pt, .safetensors; a safetensors export also writes a .json card).
+        format: the output format (default: from the output's suffix: .onnx, .pt or .ts for TorchScript,
+            .safetensors).
         force: overwrite existing output files.
 
     Returns:
@@ -28,6 +33,11 @@ def export(*, checkpoint: str, format: ExportFormat, output: str, force: bool = 
         from ..inference import ModelFileError, load_classifier
 
         out = Path(output)
+        if format is None:
+            format = FORMAT_BY_SUFFIX.get(out.suffix.lower())
+            if format is None:
+                raise CLIError(f"--output {out}: give --format (onnx, torchscript or safetensors); the suffix "
+                               f"{out.suffix or '(none)'} names none of them")
         check_output(out, force)
         if format == "safetensors":
             if out.suffix != ".safetensors":
