@@ -201,6 +201,24 @@ def test_skipped_records_are_reported_again_when_the_cache_is_reused(tmp_path):
     assert not info.decoded and info.skipped == 1 and info.records == 4
 
 
+def test_one_class_in_training_is_an_error_naming_where_the_labels_come_from(tmp_path):
+    from ts_resnet.data.modules import ArrayDataModule, UCRDataModule
+
+    d = tmp_path / "One"
+    d.mkdir()
+    (d / "One_TRAIN.tsv").write_text("1\t0.1\t0.2\t0.3\n1\t0.3\t0.1\t0.0\n")
+    (d / "One_TEST.tsv").write_text("1\t0.1\t0.2\t0.3\n")
+    with pytest.raises(ValueError, match=r"One_TRAIN\.tsv: 1 class\(es\) in the training data \['1'\]"):
+        _ = UCRDataModule(root=str(tmp_path), dataset="One").num_classes
+    with pytest.raises(ValueError, match=r"^y: 1 class\(es\)"):
+        _ = ArrayDataModule(x=np.zeros((4, 1, 16)), y=["a"] * 4).num_classes
+    f = tmp_path / "folder"
+    write_12lead(f, "r0", 250, rhythm="NSR")
+    (f / "labels.csv").write_text("file,label\nr0.hea,NSR\n")
+    with pytest.raises(ValueError, match=r"labels\.csv: 1 class\(es\)"):
+        _ = FolderDataModule(root=str(f), cache_dir=str(tmp_path / "c"), preprocess=None).num_classes
+
+
 def test_synthetic_module_is_deterministic_and_writes_wfdb(tmp_path):
     from ts_resnet.data import read_record
     from ts_resnet.data.synthetic import CLASS_NAMES, make_dataset, write_wfdb_records

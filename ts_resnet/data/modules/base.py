@@ -158,7 +158,17 @@ class SignalDataModule(L.LightningDataModule):
     # ---- metadata (linked into the model by the CLI) -------------------------------------------
     @cached_property
     def info(self) -> DatasetInfo:
-        return self.describe()
+        info = self.describe()
+        if len(info.class_names) < 2:
+            # torchmetrics would stop the run later with "num_classes ... larger than 1", naming no file
+            raise ValueError(f"{self.label_source}: {len(info.class_names)} class(es) in the training data "
+                             f"{info.class_names}; a classifier needs at least two")
+        return info
+
+    @property
+    def label_source(self) -> str:
+        """What error messages call the place the labels come from (a file, ``"y"``)."""
+        return type(self).__name__
 
     @property
     def num_classes(self) -> int:

@@ -106,6 +106,10 @@ class FolderDataModule(FileDataModule):
         _, columns = self.table
         return [c for c in columns if c not in (self.file_column, self.split_column, self.group_column)]
 
+    @property
+    def label_source(self) -> str:
+        return str(self.labels_csv)
+
     def describe(self) -> DatasetInfo:
         rows, _ = self.table
         if self.label_column is None:

@@ -254,6 +254,10 @@ class ArrayDataModule(SeriesDataModule):
             normalize = recipe_normalize(self._x, self._y)
         return PreprocessConfig(normalize=normalize, nan_policy="interpolate")
 
+    @property
+    def label_source(self) -> str:
+        return "y"
+
     def describe(self) -> DatasetInfo:
         n_ch = self._x[0].shape[0]
         return DatasetInfo(list(self._class_names), "multiclass",

@@ -109,6 +109,10 @@ class UCRDataModule(SeriesDataModule):
     def source_name(self, split: str) -> str:
         return str(self._file(split))
 
+    @property
+    def label_source(self) -> str:
+        return self.source_name("TRAIN")
+
     def raw_series(self) -> dict[str, tuple[list[np.ndarray], list[str]]]:
         return {split: (series, labels) for split, (series, labels, _) in self._raw.items()}
 
