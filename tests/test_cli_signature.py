@@ -111,3 +111,20 @@ def test_only_errors_about_the_users_files_lose_their_traceback():
     except ValueError as e:
         assert input_error(e) is None
     assert input_error(TypeError("x")) is None
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (None, "truncated or damaged"),  # the first 4 KiB of a real checkpoint: a copy cut short
+    (b"weights", "not a PyTorch checkpoint"),
+])
+def test_a_broken_ckpt_path_is_named_before_lightning_loads_it(tmp_path, capsys, content, message):
+    # Lightning reads --ckpt_path while parsing; a truncated file failed there with "[Errno 22]"
+    from conftest import REPO
+
+    bad = tmp_path / "model.ckpt"
+    bad.write_bytes(MODEL.read_bytes()[:4096] if content is None else content)
+    argv = ["test", "-c", str(REPO / "configs" / "demo.yaml"), f"--ckpt_path={bad}",
+            f"--trainer.default_root_dir={tmp_path}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"ts-resnet test: error: {bad}: " in err and message in err and "Traceback" not in err

@@ -58,10 +58,16 @@ def _not_a_checkpoint(path: Path) -> str | None:
     return "not a PyTorch checkpoint: neither a zip archive (torch.save) nor a pickle stream"
 
 
-def _load_ckpt(path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
-    reason = _not_a_checkpoint(path)
+def check_checkpoint_file(path: str | Path) -> None:
+    """Raise :class:`ModelFileError` when ``path`` cannot be a ``torch.save`` file: not a zip archive
+    or pickle stream, or a zip archive cut short. Cheap (reads the header and the zip directory)."""
+    reason = _not_a_checkpoint(Path(path))
     if reason is not None:
         raise ModelFileError(f"{path}: {reason}")
+
+
+def _load_ckpt(path: Path) -> tuple[Any, dict[str, torch.Tensor]]:
+    check_checkpoint_file(path)
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:

@@ -61,7 +61,10 @@ def _report_args(argv: list[str]) -> list[str]:
             f"--trainer.callbacks.overwrite={options['--overwrite'] or 'false'}"]
 
 
-_DATA_CODE = Path(__file__).resolve().parent.parent / "data"
+_PACKAGE = Path(__file__).resolve().parent.parent
+# where a ValueError is about the user's files: the readers and data modules, and the model-file loader
+# (a bad --ckpt_path or --model.init_from)
+_INPUT_CODE = (_PACKAGE / "data", _PACKAGE / "inference.py")
 TRACEBACK_ENV = "TS_RESNET_TRACEBACK"
 
 
@@ -70,7 +73,8 @@ def input_error(exc: BaseException) -> BaseException | None:
 
     An ``OSError`` (a missing folder or file, no permission, a full disk) or a ``ValueError`` raised by
     the readers and data modules (``ts_resnet.data``: a header that does not parse, a labels CSV
-    without its column) is the user's to fix, and its message names the file; its traceback through
+    without its column) or by the model-file loader (a file that is not a checkpoint) is the user's to
+    fix, and its message names the file; its traceback through
     Lightning and jsonargparse only hides that line. jsonargparse re-raises an error from a data
     module's ``__init__`` as "Does not validate against any of the Union subtypes", with the real one
     as ``__cause__``, so the chain is followed. Every other exception (a bug) keeps its traceback."""
@@ -82,7 +86,8 @@ def input_error(exc: BaseException) -> BaseException | None:
             return e
         if isinstance(e, ValueError):
             frames = traceback.extract_tb(e.__traceback__)
-            if frames and Path(frames[-1].filename).resolve().is_relative_to(_DATA_CODE):
+            where = Path(frames[-1].filename).resolve() if frames else None
+            if where is not None and any(where == c or where.is_relative_to(c) for c in _INPUT_CODE):
                 return e
         e = e.__cause__
     return None

@@ -23,6 +23,17 @@ class TSResNetCLI(LightningCLI):
                          ("class_names", "class_names"), ("channels", "channels")):
             parser.link_arguments(f"data.{src}", f"model.{dst}", apply_on="instantiate")
 
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        super().parse_arguments(parser, args)
+        # LightningCLI loads --ckpt_path right after parsing (to read its hyper-parameters) and reports
+        # a truncated file as "OSError: [Errno 22] Invalid argument", naming no file: check it first
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
+        if path and path not in ("best", "last", "hpc", "registry") and Path(path).is_file():
+            from ..inference import check_checkpoint_file
+
+            check_checkpoint_file(path)
+
     def after_fit(self) -> None:
         trainer = self.trainer
         if not trainer.is_global_zero:
