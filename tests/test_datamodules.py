@@ -219,6 +219,23 @@ def test_one_class_in_training_is_an_error_naming_where_the_labels_come_from(tmp
         _ = FolderDataModule(root=str(f), cache_dir=str(tmp_path / "c"), preprocess=None).num_classes
 
 
+def test_a_source_with_no_readable_record_says_why(tmp_path):
+    # the per-record warnings come only after a build returns, so the error itself names the reasons
+    from ts_resnet.data import SignalReadError
+    from ts_resnet.data.cache import SignalCache
+
+    def load(path):
+        raise SignalReadError(path, "WFDB header not found")
+
+    items = [(f"r{i}", str(tmp_path / "records" / f"r{i}.hea")) for i in range(5)]
+    with pytest.raises(SignalReadError) as e:
+        SignalCache(tmp_path / "c").build("k", items, load)
+    msg = str(e.value)
+    assert msg.startswith(f"{tmp_path / 'records'}: none of the 5 records could be read (first: ")
+    assert f"{tmp_path / 'records' / 'r0.hea'}: WFDB header not found" in msg and "and 2 more" in msg
+    assert not (tmp_path / "c" / "signals.f32").exists() and not (tmp_path / "c" / "signals.tmp").exists()
+
+
 def test_synthetic_module_is_deterministic_and_writes_wfdb(tmp_path):
     from ts_resnet.data import read_record
     from ts_resnet.data.synthetic import CLASS_NAMES, make_dataset, write_wfdb_records

@@ -100,7 +100,16 @@ class SignalCache:
                 total += int(a.shape[1])
         if channels is None:
             tmp.unlink(missing_ok=True)
-            raise SignalReadError(self.folder, f"no readable records to cache ({len(skipped)} failed)")
+            # the caller warns about skipped records only after a build returns: name the first few here,
+            # or a data root without its signal files reads as a problem with the cache folder
+            shown = "; ".join(reason for _, reason in skipped[:3])
+            more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+            try:
+                where: Any = os.path.commonpath([str(src) for _, src in items]) if items else self.folder
+            except ValueError:  # sources on different drives, or not paths
+                where = self.folder
+            raise SignalReadError(where, f"none of the {len(items)} records could be read (first: {shown}{more})"
+                                  if skipped else "no records to read")
         os.replace(tmp, self.data_path)  # atomic: a concurrent reader never sees half a file
         index = {"version": INDEX_VERSION, "key": key, "ids": ids, "offsets": offsets, "lengths": lengths,
                  "channels": channels, "total": total, "skipped": skipped}
