@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -85,6 +86,10 @@ def test_classify_folder_end_to_end(ckpt_12lead, tmp_path):
         assert float(by_id["csv_rec"][c]) == pytest.approx(float(by_id["npy_rec"][c]), abs=1e-3)
     assert "corrupt.hea" in proc.stderr and "FAILED" in proc.stderr
     assert "missing_v3.hea" in proc.stderr and "missing leads ['V3']" in proc.stderr
+    # the time per file counts the failed files too (6 looked at, not the 4 classified)
+    m = re.search(r"classified 4 record\(s\), 2 failed, ([0-9.]+) s \(([0-9.]+) ms/file\)", proc.stderr)
+    assert m is not None, proc.stderr
+    assert float(m.group(2)) == pytest.approx(1000 * float(m.group(1)) / 6, abs=0.2 + 1000 * 0.005 / 6)
 
     # explicit zero-fill classifies the record with the missing lead
     out = tmp_path / "preds.json"
