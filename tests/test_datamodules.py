@@ -236,6 +236,17 @@ def test_a_source_with_no_readable_record_says_why(tmp_path):
     assert not (tmp_path / "c" / "signals.f32").exists() and not (tmp_path / "c" / "signals.tmp").exists()
 
 
+def test_a_misspelt_archive_set_gets_the_nearest_names():
+    from ts_resnet.data.modules.ucr import archive_file
+
+    root = fixture("ucr")
+    with pytest.raises(FileNotFoundError, match=r"Chinatwn_TRAIN\.tsv .* found; did you mean Chinatown\?"):
+        archive_file(root, "Chinatwn", "TRAIN")
+    n = sum(1 for d in root.iterdir() if d.is_dir())
+    with pytest.raises(FileNotFoundError, match=rf"found; {root} has {n} set folder\(s\)"):
+        archive_file(root, "Qqqqqq", "TRAIN")
+
+
 def test_synthetic_module_is_deterministic_and_writes_wfdb(tmp_path):
     from ts_resnet.data import read_record
     from ts_resnet.data.synthetic import CLASS_NAMES, make_dataset, write_wfdb_records

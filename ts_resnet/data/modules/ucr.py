@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,13 @@ def archive_file(root: str | Path, dataset: str, split: str) -> Path:
         f = folder / f"{dataset}_{split}{suffix}"
         if f.exists():
             return f
-    raise FileNotFoundError(f"{folder}: no {dataset}_{split}.tsv (UCR) or {dataset}_{split}.ts (UEA) found")
+    hint = ""
+    if not folder.is_dir() and Path(root).is_dir():
+        # a misspelt name is the usual cause: offer the archive's nearest set names
+        names = sorted(d.name for d in Path(root).iterdir() if d.is_dir())
+        close = difflib.get_close_matches(dataset, names, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else f"; {root} has {len(names)} set folder(s)"
+    raise FileNotFoundError(f"{folder}: no {dataset}_{split}.tsv (UCR) or {dataset}_{split}.ts (UEA) found{hint}")
 
 
 class UCRDataModule(SeriesDataModule):
