@@ -24,6 +24,12 @@ from .records import SignalReadError
 INDEX_VERSION = 2
 
 
+def first_reasons(skipped: Sequence[tuple[str, str]], limit: int = 3) -> str:
+    """The first ``limit`` reasons of ``(id, reason)`` pairs, and how many more: each reason names its file."""
+    more = f"; and {len(skipped) - limit} more" if len(skipped) > limit else ""
+    return "; ".join(reason for _, reason in skipped[:limit]) + more
+
+
 def cache_key(files: Sequence[str | Path], settings: dict[str, Any]) -> str:
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for f in files:
@@ -102,13 +108,11 @@ class SignalCache:
             tmp.unlink(missing_ok=True)
             # the caller warns about skipped records only after a build returns: name the first few here,
             # or a data root without its signal files reads as a problem with the cache folder
-            shown = "; ".join(reason for _, reason in skipped[:3])
-            more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
             try:
                 where: Any = os.path.commonpath([str(src) for _, src in items]) if items else self.folder
             except ValueError:  # sources on different drives, or not paths
                 where = self.folder
-            raise SignalReadError(where, f"none of the {len(items)} records could be read (first: {shown}{more})"
+            raise SignalReadError(where, f"none of the {len(items)} records could be read (first: {first_reasons(skipped)})"
                                   if skipped else "no records to read")
         os.replace(tmp, self.data_path)  # atomic: a concurrent reader never sees half a file
         index = {"version": INDEX_VERSION, "key": key, "ids": ids, "offsets": offsets, "lengths": lengths,

@@ -395,6 +395,8 @@ class FileDataModule(SignalDataModule):
         when a valid cache exists); unreadable records are skipped with a warning naming each."""
         import warnings
 
+        from ..cache import first_reasons
+
         cache, key, items = self._cache()
         decoded = False
         if not cache.is_valid(key):
@@ -410,10 +412,9 @@ class FileDataModule(SignalDataModule):
         ids, _, skipped = cache.load()
         if skipped and not decoded:
             # a reused cache remembers what it could not read; say so on every run, not only the first
-            shown = "; ".join(f"{rid}: {reason}" for rid, reason in skipped[:3])
-            more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
             warnings.warn(f"{len(skipped)} record(s) skipped, as when the cache {cache.folder} was built "
-                          f"(they are read again once the source files change): {shown}{more}", stacklevel=2)
+                          f"(they are read again once the source files change): {first_reasons(skipped)}",
+                          stacklevel=2)
         return CacheInfo(cache.folder, len(ids), len(skipped), decoded)
 
     def prepare_data(self) -> None:
