@@ -128,3 +128,18 @@ def test_a_broken_ckpt_path_is_named_before_lightning_loads_it(tmp_path, capsys,
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert f"ts-resnet test: error: {bad}: " in err and message in err and "Traceback" not in err
+
+
+def test_a_second_run_without_logger_names_the_earlier_config(tmp_path, capsys):
+    # With --trainer.logger=false Lightning saves config.yaml in the run folder and refuses to replace
+    # it on the next run, advising Python (LightningCLI(save_config_kwargs=...)) in a traceback
+    from conftest import REPO
+
+    earlier = tmp_path / "config.yaml"
+    earlier.write_text("# an earlier run's config\n")
+    argv = ["fit", "-c", str(REPO / "configs" / "demo.yaml"), "--trainer.logger=false",
+            f"--trainer.default_root_dir={tmp_path}", "--trainer.max_epochs=1", "--data.init_args.num_records=60"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"ts-resnet fit: error: {earlier} exists" in err and "--trainer.default_root_dir" in err
+    assert "Traceback" not in err and earlier.read_text() == "# an earlier run's config\n"

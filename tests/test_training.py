@@ -397,11 +397,14 @@ def test_ddp_training_logs_are_global_and_quiet(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(script), str(tmp_path / "metrics"), "fit", "-c", str(CONFIGS / "demo.yaml"),
          "--data.init_args.num_records=120", "--data.init_args.num_workers=0", "--model.arch=msresnet_tiny",
-         "--trainer.max_epochs=1", "--trainer.logger=false", "--trainer.enable_checkpointing=false",
+         "--trainer.max_epochs=2", "--trainer.logger=false", "--trainer.enable_checkpointing=false",
          f"--trainer.default_root_dir={tmp_path}", "--trainer.devices=2", "--trainer.strategy=ddp",
-         "--trainer.accelerator=cpu", *QUIET],
+         # the progress bar on: it shows the epoch loss, which rank 0 once computed alone (a collective
+         # the other rank never joined: the run died at the first epoch's end)
+         "--trainer.accelerator=cpu", "--trainer.enable_model_summary=false"],
         capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "train/loss_epoch=" in proc.stdout  # the bar showed it (from the second epoch on)
     rank0, rank1 = (json.loads((tmp_path / f"metrics.{r}.json").read_text()) for r in (0, 1))
     assert {"train/loss_epoch", "train/auroc", "val/auroc", "val/loss"} <= set(rank0)
     for key in ("train/loss_epoch", "train/auroc", "train/acc", "val/auroc", "val/loss"):
@@ -430,6 +433,42 @@ def test_predict_writes_csv(trained, tmp_path):
     for r in rows:
         assert r["predicted"] == ";".join(c for c, t in zip(("NSR", "AF", "STACH", "SBRAD", "BBB"), thresholds)
                                           if float(r[c]) >= t - 1e-6)
+
+
+def test_predict_without_writer_writes_into_the_run_folder(trained, tmp_path, capsys):
+    _, ckpt = trained
+    args = ["-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=120", *QUIET,
+            f"--trainer.default_root_dir={tmp_path}"]
+    cli = run_lightning_cli(["predict", *args, f"--ckpt_path={ckpt}"])
+    out = Path(cli.trainer.log_dir) / "predictions.csv"
+    assert out.is_relative_to(tmp_path) and len(out.read_text().splitlines()) == 1 + 18
+    assert f"Predictions: {out}" in capsys.readouterr().out
+    again = run_lightning_cli(["predict", *args, f"--ckpt_path={ckpt}"])  # a new run folder: nothing replaced
+    assert Path(again.trainer.log_dir) != Path(cli.trainer.log_dir) and out.is_file()
+
+
+@pytest.mark.parametrize("command", ["validate", "test", "predict"])
+def test_evaluating_without_a_checkpoint_is_refused(command, tmp_path, capsys):
+    # Lightning would evaluate the random initial weights and report chance-level numbers as a result
+    with pytest.raises(SystemExit) as exc:
+        run_lightning_cli([command, "-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=60",
+                           f"--trainer.default_root_dir={tmp_path}", *QUIET])
+    assert exc.value.code == 2
+    assert f"{command} needs --ckpt_path MODEL.ckpt" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # refused before anything ran
+
+
+@pytest.mark.parametrize("preset", ["gpu.yaml", "ddp.yaml"])
+def test_gpu_preset_without_a_gpu_is_one_line(preset, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as exc:
+        run_lightning_cli(["fit", "-c", str(CONFIGS / "demo.yaml"), "-c", str(CONFIGS / preset),
+                           f"--trainer.default_root_dir={tmp_path}", *QUIET])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--trainer.accelerator=gpu" in err and "leave the GPU config out" in err
+    # the DDP preset's hint is a command that runs on the CPU (its sync_batchnorm and devices=-1 do not)
+    assert ("--trainer.sync_batchnorm=false" in err) == (preset == "ddp.yaml")
 
 
 def test_user_checkpoint_callback_is_respected(tmp_path):

@@ -218,8 +218,7 @@ class SignalClassifier(L.LightningModule):
         bsz = n.shape[0]
         if stage == "train":  # the same names Lightning gives a value logged on step and on epoch
             self.log("train/loss_step", loss, prog_bar=True, on_step=True, on_epoch=False, batch_size=bsz)
-            self.train_loss.update(loss.detach(), bsz)
-            self.log("train/loss_epoch", self.train_loss, prog_bar=True, on_step=False, on_epoch=True, batch_size=bsz)
+            self.train_loss.update(loss.detach(), bsz)  # logged in on_train_epoch_end, on every rank
         else:
             self.log(f"{stage}/loss", loss, prog_bar=stage != "test", on_epoch=True, batch_size=bsz, sync_dist=True)
         return loss, probs, logits_w
@@ -250,6 +249,11 @@ class SignalClassifier(L.LightningModule):
         metrics.reset()
 
     def on_train_epoch_end(self) -> None:
+        # computed here, on every rank, and logged as a number: logged as the MeanMetric itself,
+        # Lightning computed it when the progress bar asked, on rank 0 alone, and that rank's
+        # all-gather met no partner (DDP died with "Is there a distributed collective mismatch")
+        self.log("train/loss_epoch", self.train_loss.compute(), prog_bar=True, sync_dist=True)
+        self.train_loss.reset()
         self._log_epoch_metrics("train")
 
     def on_validation_epoch_end(self) -> None:

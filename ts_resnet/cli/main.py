@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -84,6 +85,10 @@ def input_error(exc: BaseException) -> BaseException | None:
         seen.add(id(e))
         if isinstance(e, OSError):
             return e
+        # Lightning refusing to overwrite the config.yaml of an earlier run in the same folder (with
+        # --trainer.logger=false the folder is the working directory, so a second run meets the first's)
+        if isinstance(e, RuntimeError) and str(e).startswith("SaveConfigCallback expected"):
+            return e
         if isinstance(e, ValueError):
             frames = traceback.extract_tb(e.__traceback__)
             where = Path(frames[-1].filename).resolve() if frames else None
@@ -93,16 +98,27 @@ def input_error(exc: BaseException) -> BaseException | None:
     return None
 
 
+def _user_message(exc: BaseException) -> str:
+    text = str(exc)
+    saved = re.match(r"SaveConfigCallback expected (.+) to NOT exist", text)
+    if saved:  # Lightning's own advice is Python (LightningCLI(save_config_kwargs=...)), not an option
+        return (f"{saved.group(1)} exists: an earlier run's config, which is not overwritten. Run in another "
+                "folder (--trainer.default_root_dir DIR), or with a logger, which gives every run its own "
+                "lightning_logs/version_N/")
+    return text
+
+
 def _run_lightning(cmd: str, args: list[str] | None) -> int:
     from .train import run_lightning_cli
 
     try:
         run_lightning_cli(args)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RuntimeError) as exc:
         cause = input_error(exc)
         if cause is None or os.environ.get(TRACEBACK_ENV):
             raise
-        print(f"ts-resnet {cmd}: error: {cause}\n(set {TRACEBACK_ENV}=1 for the full traceback)", file=sys.stderr)
+        print(f"ts-resnet {cmd}: error: {_user_message(cause)}\n(set {TRACEBACK_ENV}=1 for the full traceback)",
+              file=sys.stderr)
         return 2
     return 0
 

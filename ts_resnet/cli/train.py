@@ -33,6 +33,38 @@ class TSResNetCLI(LightningCLI):
             from ..inference import check_checkpoint_file
 
             check_checkpoint_file(path)
+        if subcommand:
+            _check_accelerator(parser, self.config[subcommand].get("trainer") or {})
+        if subcommand in ("validate", "test", "predict"):
+            # Lightning evaluates whatever weights the model has: without a checkpoint (or init_from)
+            # those are the random initial ones, and the run "succeeds" with chance-level numbers.
+            if not path and not self.config[subcommand].get("model", {}).get("init_from"):
+                parser.error(f"{subcommand} needs --ckpt_path MODEL.ckpt (a model from `ts-resnet fit`, e.g. "
+                             "lightning_logs/version_0/checkpoints/last.ckpt): without it the network has "
+                             "its random initial weights")
+            # Restoring a checkpoint re-creates our ModelCheckpoint in a new log folder and Lightning
+            # says the folder "has changed"; nothing is being saved outside fit, so it is not news.
+            warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
+
+    def before_predict(self) -> None:
+        # Lightning's predict only returns the predictions; from the command line they would be lost.
+        # Without a writer of the user's own, write them next to the run's logs (a new folder per run,
+        # so nothing is overwritten).
+        from lightning.pytorch.callbacks import BasePredictionWriter
+
+        from ..writers import PredictionWriter
+
+        if not any(isinstance(cb, BasePredictionWriter) for cb in self.trainer.callbacks):
+            out = Path(self.trainer.log_dir or ".") / "predictions.csv"
+            self.trainer.callbacks.append(PredictionWriter(output=str(out)))
+
+    def after_predict(self) -> None:
+        from ..writers import PredictionWriter
+
+        if self.trainer.is_global_zero:
+            for cb in self.trainer.callbacks:
+                if isinstance(cb, PredictionWriter) and cb.output.is_file():
+                    print(f"Predictions: {cb.output}")
 
     def after_fit(self) -> None:
         trainer = self.trainer
@@ -55,6 +87,26 @@ class TSResNetCLI(LightningCLI):
             print(f"Decision thresholds ({model.hparams.threshold_method}, fitted on validation, last epoch): {pairs}")
         if getattr(model, "temperature", None) is not None:
             print("Temperature (fitted on validation, last epoch): " + ", ".join(f"{t:.3f}" for t in model.temperature))
+
+
+def _check_accelerator(parser: Any, trainer: Any) -> None:
+    """A GPU preset (configs/gpu.yaml, configs/ddp.yaml) on a machine without a GPU: say so in one line.
+    Lightning's own message is "No supported gpu backend found!" at the end of a 40-line traceback."""
+    import torch
+
+    accelerator = str(trainer.get("accelerator") or "auto")
+    if accelerator not in ("gpu", "cuda") or torch.cuda.is_available():
+        return
+    if accelerator == "gpu" and torch.backends.mps.is_available():  # Lightning's "gpu" includes Apple's
+        return
+    why = ("this torch was built without CUDA" if torch.version.cuda is None
+           else f"torch {torch.__version__} (CUDA {torch.version.cuda}) finds no CUDA device")
+    hint = "leave the GPU config out to run on the CPU"
+    if "ddp" in str(trainer.get("strategy") or ""):
+        hint += (" (to try DDP on the CPU: --trainer.accelerator=cpu --trainer.devices=2 "
+                 "--trainer.precision=32-true --trainer.sync_batchnorm=false)")
+    parser.error(f"--trainer.accelerator={accelerator} (configs/gpu.yaml and configs/ddp.yaml set it), but {why}; "
+                 f"{hint}")
 
 
 class _DropNotices(logging.Filter):
