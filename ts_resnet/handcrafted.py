@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import create_act
+from .block_options import create_act
 
 TREND_LENGTHS = (2, 4, 8, 16, 32, 64)
 """Lengths of the increasing- and decreasing-trend filters; peak filters use ``TREND_LENGTHS[1:]``."""
