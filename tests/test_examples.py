@@ -37,7 +37,7 @@ def test_every_example_is_covered():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers",
                                                          "compare_presets", "benchmark_classify", "compare_cv",
                                                          "screen_end_of_run", "heldout_ucr", "screen_parallel",
-                                                         "screen_tta", "pretrain_pool"}
+                                                         "screen_tta", "pretrain_pool", "ucr_summary"}
 
 
 def test_quickstart():
@@ -212,7 +212,7 @@ def test_benchmark_ucr_folds_keep_one_series_classes_in_training(tmp_path):
 
 
 def test_benchmark_ucr_summary_counts_wins_and_ranks():
-    bench = load("benchmark_ucr")
+    bench = load("ucr_summary")
     rows = [
         {"dataset": "A", "method": "ours", "acc": 90.0, "wall_s": 10, "cpu_s": 20},
         {"dataset": "A", "method": "ours", "acc": 92.0, "wall_s": 30, "cpu_s": 20},
@@ -240,7 +240,7 @@ def test_benchmark_ucr_summary_of_a_baseline_alone():
     # --baseline-only rows: the baseline leads the table, with its spread over seeds
     bench = load("benchmark_ucr")
     rows = [{"dataset": "A", "method": "MiniRocket", "acc": a, "wall_s": 1, "cpu_s": 1} for a in (90.0, 94.0)]
-    text = bench.summarize(rows, {"A": {"ResNet": 91.0, "InceptionTime": 93.0}}, ["A"])
+    text = load("ucr_summary").summarize(rows, {"A": {"ResNet": 91.0, "InceptionTime": 93.0}}, ["A"])
     assert "MiniRocket % (mean +- std)" in text and "92.0 +- 2.8" in text
     assert "mean accuracy MiniRocket      92.00% over 1 sets" in text
     assert "MiniRocket vs ResNet" in text and "wins/ties/losses 1/0/0" in text
@@ -253,7 +253,7 @@ def test_benchmark_ucr_summary_of_a_baseline_alone():
 
 
 def test_benchmark_ucr_paired_comparison():
-    bench = load("benchmark_ucr")
+    bench = load("ucr_summary")
     # every set one point up: the interval is the point itself; Wilcoxon on 8 equal signs, p = 2 / 2**8
     c = bench.paired_comparison([1.0] * 8)
     assert c["n"] == 8 and c["mean"] == pytest.approx(1.0) and c["lo"] == c["hi"] == pytest.approx(1.0)
