@@ -22,7 +22,9 @@ accuracy is over all of TRAIN, and ``--baseline minirocket`` is fitted on the sa
 Per data set the table prints test accuracy (mean +- std over seeds), the published ResNet (Wang et al.
 2017, mean of 5 runs as re-run by Fawaz et al. 2019) and InceptionTime (Ismail Fawaz et al. 2020, an
 ensemble of 5) from ``published_accuracy.csv`` beside the data, MiniRocket's accuracy when asked for,
-and wall and CPU seconds of fit + test.  The summary gives mean accuracy, wins/ties/losses against each
+and wall and CPU seconds of fit + test.  Each row also carries ``probe_s``, the CPU seconds of a fixed
+workload measured once at the start of the run (``machine_probe``): CPU seconds of the same fit move
+between hours on a shared machine, so rows of different runs compare by ``cpu_s / probe_s``.  The summary gives mean accuracy, wins/ties/losses against each
 reference, mean rank among the columns and the total CPU time.  Extra LightningCLI arguments follow
 ``--``, e.g. ``-- --trainer.max_steps=500``.  Each comparison also gets the mean paired difference with
 a bootstrap interval over the data sets and a Wilcoxon signed-rank p-value: with 30 sets, a mean
@@ -38,6 +40,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 import tempfile
 import time
@@ -100,6 +103,27 @@ def _run_fields(cli) -> dict:
             "sam_rho": cli.model.hparams.get("sam_rho", 0.0),
             "lr": cli.model.hparams.get("lr"), "weight_decay": cli.model.hparams.get("weight_decay"),
             "device": cli.trainer.strategy.root_device.type}
+
+
+def machine_probe(repeats: int = 3) -> float:
+    """CPU seconds of a fixed piece of training work on this process's threads (best of ``repeats``):
+    forward and backward passes of three 39-tap convolutions, the recipe's longest, at its width and
+    length. The same fit's CPU seconds moved 1.4-1.9x between hours on the benchmark machine (session
+    46) while its accuracy repeated exactly; a row's ``cpu_s / probe_s`` can be compared between runs,
+    its ``cpu_s`` only within one."""
+    import torch
+    from torch import nn
+
+    gen = torch.Generator().manual_seed(0)
+    net = nn.Sequential(*(nn.Conv1d(32, 32, 39, padding=19) for _ in range(3)))
+    x = torch.randn(16, 32, 256, generator=gen)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.process_time()
+        for _ in range(10):
+            net(x).square().mean().backward()
+        best = min(best, time.process_time() - start)
+    return best
 
 
 def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str],
@@ -423,6 +447,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if not root.is_dir():
         raise SystemExit(f"{root}: no such folder (give --root the UCR/UEA archive folder)")
     args.seeds = [0] if args.seeds is None else args.seeds
+    probe_s = machine_probe()  # once per run: every row of this run shares the machine's state
     names = args.datasets or sorted(d.name for d in root.iterdir() if d.is_dir())
     published = read_published(root)
     rows = json.loads(Path(args.json).read_text()) if args.resume and args.json and Path(args.json).exists() else []
@@ -442,6 +467,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     if (r["dataset"], r["method"], r["seed"]) in done:  # e.g. a single-network row kept by --resume
                         continue
                     done.add((r["dataset"], r["method"], r["seed"]))
+                    r["probe_s"] = probe_s
                     rows.append(r)
                     print(json.dumps(r), flush=True)
                 if args.json:  # after every run, so a long benchmark that is stopped keeps its rows

@@ -84,4 +84,8 @@ def summarize(rows: list[dict], published: dict[str, dict[str, float]], names: l
                          f"{c['lo']:+.2f} .. {c['hi']:+.2f} (bootstrap over sets), Wilcoxon signed-rank p {c['p']:.3f}")
     lines.append(f"median wall s per set ({lead}, fit + test) {statistics.median(wall_s):.0f}, max {max(wall_s):.0f}; "
                  f"total CPU s (all methods, all seeds) {cpu_s:.0f}")
+    probes = sorted({r["probe_s"] for r in rows if r.get("probe_s")})
+    if probes:  # one per run; several when --from-json pools runs
+        lines.append("machine probe (CPU s of a fixed workload; CPU s of different runs compare in proportion) "
+                     + ", ".join(f"{p:.3f}" for p in probes))
     return "\n".join(lines)

@@ -136,6 +136,7 @@ def test_benchmark_ucr(tmp_path, scratch):
     assert r["normalize"] == "zscore"  # z-normalised set: the level-channel rule does not fire
     # 3 x 2 steps: the recipe's StepBudget lengthens the run (200 epochs wanted, capped at 3 x max_steps)
     assert r["steps"] == 6 and r["cpu_s"] > 0 and r["batch_size"] == 16
+    assert 0 < r["probe_s"] < r["cpu_s"] * 100  # the run's machine probe, recorded with each row
     assert json.loads((tmp_path / "ucr.json").read_text())[0]["dataset"] == "ItalyPowerDemand"
     # --dev-val scores a part of TRAIN, never TEST
     dev = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--dev-val", "0.3",
@@ -234,6 +235,10 @@ def test_benchmark_ucr_summary_counts_wins_and_ranks():
     # A: MiniRocket 1, ours/ResNet/IT tie at 91 -> 3 each; B: IT 1, ours/ResNet 2.5, MiniRocket 4
     assert "mean rank ours 2.75, MiniRocket 2.50, ResNet 2.75, InceptionTime 2.00" in text
     assert "median wall s per set (ours, fit + test) 35" in text
+    assert "machine probe" not in text  # rows from before the probe: no line
+    probed = [{**r, "probe_s": p} for r, p in zip(rows, (0.5, 0.5, 0.5, 0.6, 0.6))]
+    assert "machine probe (CPU s of a fixed workload; CPU s of different runs compare in proportion) 0.500, 0.600" \
+        in bench.summarize(probed, published, ["A", "B"])
 
 
 def test_benchmark_ucr_summary_of_a_baseline_alone():
