@@ -33,6 +33,22 @@ def test_backbone_copied_and_head_mapped_by_class_name():
                          init_from=str(SOURCE))
 
 
+class EpochLosses(L.Callback):
+    """Each epoch's training loss. The module logs it in its own ``on_train_epoch_end``, which Lightning
+    runs after the callbacks' (monitoring callbacks excepted), so it is read when the next epoch starts
+    and when training ends."""
+
+    def __init__(self, losses: list[float]) -> None:
+        self.losses = losses
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch > 0:
+            self.losses.append(float(trainer.callback_metrics["train/loss_epoch"]))
+
+    def on_train_end(self, trainer, pl_module):
+        self.losses.append(float(trainer.callback_metrics["train/loss_epoch"]))
+
+
 def test_fine_tune_a_12_lead_model_on_two_leads():
     src = load_classifier(SOURCE)
     leads = ["V1", "II"]
@@ -47,20 +63,19 @@ def test_fine_tune_a_12_lead_model_on_two_leads():
                                 preprocess=PreprocessConfig(fs=100.0, leads=leads, normalize="zscore"))
     losses, stems, heads = [], [], []
 
-    class Record(L.Callback):
+    class Record(EpochLosses):
         def on_train_epoch_end(self, trainer, pl_module):
-            losses.append(float(trainer.callback_metrics["train/loss_epoch"]))
             stems.append(pl_module.net.state_dict()["stem.0.0.weight"].clone())
             heads.append(pl_module.net.state_dict()["fc.weight"].clone())
 
     L.seed_everything(0, verbose=False)
     trainer = L.Trainer(max_epochs=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[Record()], num_sanity_val_steps=0)
+                        enable_model_summary=False, callbacks=[Record(losses)], num_sanity_val_steps=0)
     trainer.fit(model, datamodule=dm)
     torch.testing.assert_close(stems[0], w)  # frozen in the first epoch: only the head learned
     assert not torch.equal(heads[0], src.net.state_dict()["fc.weight"])
     assert not torch.equal(stems[-1], w)  # unfrozen afterwards
-    assert losses[-1] < losses[0]
+    assert len(losses) == 4 and losses[-1] < losses[0]
     lrs = sorted({g["max_lr"] for g in trainer.optimizers[0].param_groups})  # one-cycle peaks
     assert lrs == pytest.approx([3e-3 * 0.5**d for d in (3, 2, 1, 0)])  # stem, stage 1, stage 2, head
 
@@ -86,16 +101,12 @@ def test_fine_tune_to_a_new_three_class_label_set():
     torch.testing.assert_close(start["fc.weight"][0], src.net.state_dict()["fc.weight"][1])  # AF by name
     losses = []
 
-    class Record(L.Callback):
-        def on_train_epoch_end(self, trainer, pl_module):
-            losses.append(float(trainer.callback_metrics["train/loss_epoch"]))
-
     L.seed_everything(0, verbose=False)
     trainer = L.Trainer(max_epochs=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, callbacks=[Record()], num_sanity_val_steps=0,
+                        enable_model_summary=False, callbacks=[EpochLosses(losses)], num_sanity_val_steps=0,
                         limit_val_batches=0)
     trainer.fit(model, datamodule=dm)
-    assert losses[-1] < losses[0]
+    assert len(losses) == 4 and losses[-1] < losses[0]
 
 
 def test_fine_tune_a_model_with_stem_filters(tmp_path):

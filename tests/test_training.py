@@ -447,6 +447,16 @@ def test_predict_without_writer_writes_into_the_run_folder(trained, tmp_path, ca
     assert Path(again.trainer.log_dir) != Path(cli.trainer.log_dir) and out.is_file()
 
 
+def test_predict_on_several_devices_is_refused_before_it_runs(trained, tmp_path, capsys):
+    # PredictionWriter writes from one process; it used to say so only after every rank had predicted
+    _, ckpt = trained
+    with pytest.raises(SystemExit) as exc:
+        run_lightning_cli(["predict", "-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=120", *QUIET,
+                           f"--ckpt_path={ckpt}", f"--trainer.default_root_dir={tmp_path}",
+                           "--trainer.strategy=ddp", "--trainer.accelerator=cpu", "--trainer.devices=2"])
+    assert exc.value.code == 2 and "predict writes one file from one process" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["validate", "test", "predict"])
 def test_evaluating_without_a_checkpoint_is_refused(command, tmp_path, capsys):
     # Lightning would evaluate the random initial weights and report chance-level numbers as a result
