@@ -457,6 +457,25 @@ def test_predict_on_several_devices_is_refused_before_it_runs(trained, tmp_path,
     assert exc.value.code == 2 and "predict writes one file from one process" in capsys.readouterr().err
 
 
+def test_a_checkpoint_from_other_data_is_named_before_it_is_loaded(trained, tmp_path, capsys):
+    _, ckpt = trained  # 12-lead, five-class multi-label (configs/demo.yaml)
+    ucr = ["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(fixture("ucr")), "--data.dataset", "GunPoint"]
+    with pytest.raises(SystemExit) as exc:  # was Lightning's state-dict size mismatch
+        run_lightning_cli(["test", *ucr, f"--ckpt_path={ckpt}", f"--trainer.default_root_dir={tmp_path}", *QUIET])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"{ckpt} was trained on other data" in err
+    assert "input channels 12 (this data: 1)" in err and "classes 5 (this data: 2)" in err
+    # the same shapes, the classes in another order: it used to load and score against the wrong names
+    swapped = torch.load(ckpt, weights_only=True)
+    names = swapped["ts_resnet"]["class_names"]
+    swapped["ts_resnet"]["class_names"] = names[1::-1] + names[2:]
+    torch.save(swapped, tmp_path / "swapped.ckpt")
+    with pytest.raises(SystemExit):
+        run_lightning_cli(["validate", "-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=120", *QUIET,
+                           f"--ckpt_path={tmp_path / 'swapped.ckpt'}", f"--trainer.default_root_dir={tmp_path}"])
+    assert f"classes AF, NSR, {', '.join(names[2:])} (this data: NSR, AF," in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("command", ["validate", "test", "predict"])
 def test_evaluating_without_a_checkpoint_is_refused(command, tmp_path, capsys):
     # Lightning would evaluate the random initial weights and report chance-level numbers as a result

@@ -13,6 +13,9 @@ from lightning.pytorch.cli import LightningCLI
 from ..data.modules import SignalDataModule
 from ..module import SignalClassifier
 
+# --ckpt_path values that Lightning resolves itself rather than opening as a file
+_LIGHTNING_CKPT_NAMES = ("best", "last", "hpc", "registry")
+
 
 class TSResNetCLI(LightningCLI):
     """LightningCLI with the data module's shape/labels linked into the model."""
@@ -29,7 +32,7 @@ class TSResNetCLI(LightningCLI):
         # a truncated file as "OSError: [Errno 22] Invalid argument", naming no file: check it first
         subcommand = self.config.get("subcommand")
         path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if path and path not in ("best", "last", "hpc", "registry") and Path(path).is_file():
+        if path and path not in _LIGHTNING_CKPT_NAMES and Path(path).is_file():
             from ..inference import check_checkpoint_file
 
             check_checkpoint_file(path)
@@ -46,7 +49,39 @@ class TSResNetCLI(LightningCLI):
             # says the folder "has changed"; nothing is being saved outside fit, so it is not news.
             warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
 
+    def before_validate(self) -> None:
+        self._check_checkpoint_fits_data()
+
+    def before_test(self) -> None:
+        self._check_checkpoint_fits_data()
+
+    def _check_checkpoint_fits_data(self) -> None:
+        """A model trained on other data (other classes, channels or task) is named with what differs.
+        Lightning would stop on a state-dict size mismatch, or, with equal shapes but the classes in
+        another order, score every record against the wrong names without a word."""
+        path = self.config[self.subcommand].get("ckpt_path")
+        if not path or path in _LIGHTNING_CKPT_NAMES or not Path(path).is_file():
+            return
+        import torch
+
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)  # file checked in parse_arguments
+        card = ckpt.get("ts_resnet") if isinstance(ckpt, dict) else None
+        if not card:  # not written by this package: Lightning's own loading decides
+            return
+        hp = self.model.hparams
+        differs = [f"{what} {card[key]} (this data: {hp.get(key)})"
+                   for key, what in (("task", "task"), ("in_channels", "input channels"), ("num_classes", "classes"))
+                   if card.get(key) is not None and hp.get(key) is not None and card[key] != hp[key]]
+        names, ours = card.get("class_names"), hp.get("class_names")
+        if not differs and names and ours and list(names) != list(ours):
+            differs.append(f"classes {', '.join(map(str, names))} (this data: {', '.join(map(str, ours))})")
+        if differs:
+            self.parser.error(f"{path} was trained on other data: {'; '.join(differs)}. Evaluate it on data "
+                              "like its training data, or fine-tune it on this data with `ts-resnet fit "
+                              "--model.init_from`")
+
     def before_predict(self) -> None:
+        self._check_checkpoint_fits_data()
         # Lightning's predict only returns the predictions; from the command line they would be lost.
         # Without a writer of the user's own, write them next to the run's logs (a new folder per run,
         # so nothing is overwritten).
