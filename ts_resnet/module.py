@@ -252,7 +252,8 @@ class SignalClassifier(L.LightningModule):
         # computed here, on every rank, and logged as a number: logged as the MeanMetric itself,
         # Lightning computed it when the progress bar asked, on rank 0 alone, and that rank's
         # all-gather met no partner (DDP died with "Is there a distributed collective mismatch")
-        self.log("train/loss_epoch", self.train_loss.compute(), prog_bar=True, sync_dist=True)
+        if self.train_loss.update_called:  # not after an epoch without training batches
+            self.log("train/loss_epoch", self.train_loss.compute(), prog_bar=True, sync_dist=True)
         self.train_loss.reset()
         self._log_epoch_metrics("train")
 
