@@ -341,6 +341,26 @@ def test_evaluation_plots_after_test(ckpt_12lead, tmp_path):
     assert img.shape[0] > 300 and img[..., :3].std() > 0.05
 
 
+def test_evaluation_report_on_several_devices_is_refused(ckpt_12lead, tmp_path, capsys):
+    # under DDP each rank sees part of the test set: rank 0 wrote a report on its share without a word
+    from types import SimpleNamespace
+
+    from ts_resnet.plots import EvaluationPlots, EvaluationReport
+
+    for callback in (EvaluationReport(out_dir=str(tmp_path / "r")), EvaluationPlots(out_dir=str(tmp_path / "f"))):
+        with pytest.raises(RuntimeError, match="computed on one process"):
+            callback.on_test_start(SimpleNamespace(world_size=2), None)
+        callback.on_test_start(SimpleNamespace(world_size=1), None)  # one process: fine
+    with pytest.raises(SystemExit) as exc:
+        run_lightning_cli(["test", "-c", str(REPO / "configs" / "demo.yaml"), "--data.init_args.num_records=200",
+                           f"--ckpt_path={ckpt_12lead}", f"--trainer.default_root_dir={tmp_path}", *QUIET,
+                           "--trainer.strategy=ddp", "--trainer.accelerator=cpu", "--trainer.devices=2",
+                           "--trainer.callbacks+=ts_resnet.plots.EvaluationReport",
+                           f"--trainer.callbacks.out_dir={tmp_path / 'report'}"])
+    assert exc.value.code == 2 and "computed on one process" in capsys.readouterr().err
+    assert not (tmp_path / "report").exists()
+
+
 def test_evaluation_report_after_test(ckpt_12lead, tmp_path):
     from ts_resnet.inference import load_classifier
 

@@ -32,6 +32,9 @@ class EvaluationPlots(L.Callback):
         self._targets: list[torch.Tensor] = []
         self.written: list[Path] = []
 
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        check_single_process(trainer, "EvaluationPlots")
+
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._probs, self._targets = [], []
 
@@ -49,6 +52,14 @@ class EvaluationPlots(L.Callback):
                                      overwrite=self.overwrite)
         for f in self.written:
             print(f"wrote {f}")
+
+
+def check_single_process(trainer: L.Trainer, what: str) -> None:
+    """The figures and the report are computed from the test outputs this process saw: under DDP, rank
+    0 holds 1/N of the test set (plus the sampler's padding), and a report on that part would not say so."""
+    if trainer.world_size > 1:
+        raise RuntimeError(f"{what} is computed on one process: run `ts-resnet test`/`report` with "
+                           "--trainer.devices=1 --trainer.num_nodes=1 (each rank sees only part of the test set)")
 
 
 class EvaluationReport(L.Callback):
@@ -75,6 +86,9 @@ class EvaluationReport(L.Callback):
         self._raw: list[torch.Tensor] = []
         self._targets: list[torch.Tensor] = []
         self.written: list[Path] = []
+
+    def on_test_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        check_single_process(trainer, "The evaluation report")
 
     def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._probs, self._raw, self._targets = [], [], []

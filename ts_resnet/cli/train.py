@@ -54,6 +54,13 @@ class TSResNetCLI(LightningCLI):
 
     def before_test(self) -> None:
         self._check_checkpoint_fits_data()
+        from ..plots import EvaluationPlots, EvaluationReport
+
+        if self.trainer.world_size > 1 and any(isinstance(cb, (EvaluationPlots, EvaluationReport))
+                                               for cb in self.trainer.callbacks):
+            # said before the test set is run; the callbacks would refuse at their start anyway
+            self.parser.error("the evaluation report and figures are computed on one process: pass "
+                              "--trainer.devices=1 --trainer.num_nodes=1 (e.g. after configs/ddp.yaml)")
 
     def _check_checkpoint_fits_data(self) -> None:
         """A model trained on other data (other classes, channels or task) is named with what differs.
