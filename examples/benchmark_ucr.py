@@ -24,8 +24,9 @@ Per data set the table prints test accuracy (mean +- std over seeds), the publis
 ensemble of 5) from ``published_accuracy.csv`` beside the data, MiniRocket's accuracy when asked for,
 and wall and CPU seconds of fit + test.  Each row also carries ``probe_s``, the CPU seconds of a fixed
 workload measured once at the start of the run (``machine_probe``): CPU seconds of the same fit move
-between hours on a shared machine, so rows of different runs compare by ``cpu_s / probe_s``.  The summary gives mean accuracy, wins/ties/losses against each
-reference, mean rank among the columns and the total CPU time.  Extra LightningCLI arguments follow
+between hours on a shared machine, so rows of different runs compare by ``cpu_s / probe_s``.  The
+summary gives mean accuracy, wins/ties/losses against each reference, mean rank among the columns and
+the total CPU time.  Extra LightningCLI arguments follow
 ``--``, e.g. ``-- --trainer.max_steps=500``.  Each comparison also gets the mean paired difference with
 a bootstrap interval over the data sets and a Wilcoxon signed-rank p-value: with 30 sets, a mean
 difference of a few tenths of a point is inside what the choice of sets alone can move.
