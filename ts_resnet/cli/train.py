@@ -96,13 +96,13 @@ class TSResNetCLI(LightningCLI):
 
         from ..writers import PredictionWriter
 
-        ours = [cb for cb in self.trainer.callbacks if isinstance(cb, PredictionWriter)]
-        if self.trainer.world_size > 1 and (ours or not any(isinstance(cb, BasePredictionWriter)
-                                                        for cb in self.trainer.callbacks)):
+        writers = [cb for cb in self.trainer.callbacks if isinstance(cb, BasePredictionWriter)]
+        # ours writes one file from one process (a user's own writer may handle ranks itself)
+        if self.trainer.world_size > 1 and (not writers or any(isinstance(cb, PredictionWriter) for cb in writers)):
             # said now, not after every rank has predicted its share
             self.parser.error("predict writes one file from one process: pass --trainer.devices=1 "
                               "--trainer.num_nodes=1 (e.g. after configs/ddp.yaml)")
-        if not any(isinstance(cb, BasePredictionWriter) for cb in self.trainer.callbacks):
+        if not writers:
             out = Path(self.trainer.log_dir or ".") / "predictions.csv"
             self.trainer.callbacks.append(PredictionWriter(output=str(out)))
 
