@@ -81,6 +81,11 @@ class PreprocessConfig:
             per signal channel), a ramp from -1 at the first sample to +1 at the last. Average pooling
             otherwise leaves a stride-1 network only the zero padding at the ends as a cue to position
             (CoordConv's idea, Liu et al. 2018, in 1-D).
+        pad_to: zero-pad every normalised series at the end to this many samples (None = off; a longer
+            series is never cut). Rate-less data modules set it from the longest training series when
+            asked to (``SeriesDataModule(variable_length="pad")``): the network then sees where a
+            shorter series ends (zero is the mean after normalisation), instead of pooling over its
+            valid samples only, and every batch carries the same amount of padding.
     """
 
     fs: float | None = None
@@ -95,6 +100,7 @@ class PreprocessConfig:
     std: list[float] | None = None
     derivative: bool = False
     position: bool = False
+    pad_to: int | None = None
 
     def __post_init__(self) -> None:
         if self.normalize not in get_args(NORMALIZE):
@@ -102,6 +108,8 @@ class PreprocessConfig:
         if int(self.decimate) != self.decimate or self.decimate < 1:
             raise ValueError(f"decimate must be a positive integer, got {self.decimate!r}")
         self.decimate = int(self.decimate)
+        if self.pad_to is not None and (int(self.pad_to) != self.pad_to or self.pad_to < 1):
+            raise ValueError(f"pad_to must be a positive integer or None, got {self.pad_to!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -274,6 +282,8 @@ class Preprocessor:
         if cfg.position:
             ramp = np.linspace(-1.0, 1.0, x.shape[-1], dtype=np.float32) if x.shape[-1] > 1 else np.zeros(1, np.float32)
             out = np.concatenate([out, ramp[None]], axis=0)
+        if cfg.pad_to is not None and out.shape[-1] < cfg.pad_to:
+            out = np.pad(out, ((0, 0), (0, cfg.pad_to - out.shape[-1])))
         return out
 
     def _standardise(self, x: np.ndarray) -> np.ndarray:

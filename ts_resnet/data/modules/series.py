@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -113,16 +113,28 @@ class SeriesDataModule(SignalDataModule):
             ``classify`` and sets that are not decimated keep phase 0. Off by default and in
             ``configs/ucr.yaml``: on TRAIN folds of six decimated UCR sets it changed one held-out
             series in 155, for the worse (BENCHMARKS.md).
+        variable_length: what the network sees of series of different lengths. ``"mask"`` (default):
+            each batch is zero-padded to its longest series and global pooling averages over every
+            series' own samples, so a series' duration is not an input. ``"pad"``: every series is
+            zero-padded at the end (after normalisation) to the longest training series
+            (``PreprocessConfig.pad_to``, replayed by ``classify``) and pooled over that whole length,
+            as equal-length archive copies and the published runs present them: where a series ends
+            is visible, and BatchNorm sees the same padding in every batch. Equal-length sets are the
+            same either way.
     """
 
     def __init__(self, *, val_fraction: float = 0.0, max_length: int | None = None, keep_energy: float = 0.95,
-                 batch_size: int | None = 32, phase_jitter: bool = False, **kwargs: Any) -> None:
+                 batch_size: int | None = 32, phase_jitter: bool = False,
+                 variable_length: Literal["mask", "pad"] = "mask", **kwargs: Any) -> None:
         if max_length is not None and max_length < 8:
             raise ValueError(f"max_length must be >= 8 samples (or None), got {max_length}")
         if not 0.0 <= keep_energy <= 1.0:
             raise ValueError(f"keep_energy must be in [0, 1], got {keep_energy}")
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+        if variable_length not in ("mask", "pad"):
+            raise ValueError(f"variable_length must be 'mask' or 'pad', got {variable_length!r}")
+        self.variable_length = variable_length
         self.val_fraction = val_fraction
         self.max_length = max_length
         self.keep_energy = keep_energy
@@ -175,6 +187,10 @@ class SeriesDataModule(SignalDataModule):
                 phases = [self._phase(series, channels, source, k, x) for k in range(1, self.preprocess.decimate)]
             splits[split] = Split(x, y, ids, phases)
         train = splits["TRAIN"]
+        if self.variable_length == "pad" and self.preprocess.pad_to is None and isinstance(train.signals, list):
+            # lengths after decimation, before normalisation: normalising keeps the length
+            self.preprocess = self.preprocess.replace(pad_to=max(s.shape[-1] for s in train.signals))
+            self.__dict__.pop("preprocessor", None)
         parts = self.split_records(train.targets, val_fraction=self.val_fraction)
         out = {"train": _take(train, parts["train"]), "val": _take(train, parts["val"])}
         if "TEST" in splits:

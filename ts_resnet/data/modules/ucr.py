@@ -70,7 +70,7 @@ class UCRDataModule(SeriesDataModule):
             one more channel (``PreprocessConfig.position``). Off in the recipe: 279 against 289
             held-out series on TRAIN folds of ten small UCR sets (BENCHMARKS.md).
         **kwargs: :class:`SeriesDataModule`'s ``val_fraction``, ``max_length``, ``keep_energy``,
-            ``batch_size`` (None = the size rule) and ``phase_jitter``, and every data module's arguments.
+            ``batch_size`` (None = the size rule), ``phase_jitter`` and ``variable_length``, and every data module's arguments.
     """
 
     def __init__(self, root: str, dataset: str, keep_level: bool | None = None, derivative: bool = False,
