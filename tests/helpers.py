@@ -38,3 +38,22 @@ def load_script(path: Path):
     sys.modules[spec.name] = module  # dataclasses in the script look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def write_variable_ucr(root, name: str, n: int, seed: int = 0) -> list[int]:
+    """A UCR .tsv set whose series have different lengths (NaN-padded rows, as the archive ships them)."""
+    rng = np.random.default_rng(seed)
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    lengths = []
+    for split in ("TRAIN", "TEST"):
+        rows = np.full((n, 1 + 60), np.nan)
+        for i in range(n):
+            length = int(rng.integers(20, 61))
+            lengths.append(length)
+            label = i % 2
+            rows[i, 0] = label + 1
+            rows[i, 1:1 + length] = np.sin(np.arange(length) * (0.3 + 0.4 * label)) + 0.1 * rng.normal(size=length)
+        np.savetxt(folder / f"{name}_{split}.tsv", rows, delimiter="\t")
+    return lengths
+

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import fixture, shared
+from helpers import write_variable_ucr
 
 from ts_resnet.data import SignalReadError, read_ucr_tsv, read_uea_ts
 from ts_resnet.data.modules import UCRDataModule
@@ -328,3 +330,43 @@ def test_preprocess_decimate_is_validated():
     old = PreprocessConfig().to_dict()
     del old["decimate"]
     assert PreprocessConfig.from_dict(old).decimate == 1
+
+
+def test_variable_length_pad_shows_the_network_where_each_series_ends(tmp_path):
+    lengths = write_variable_ucr(tmp_path, "Var", n=12)
+    longest_train = max(lengths[:12])
+    mask = UCRDataModule(root=str(tmp_path), dataset="Var", batch_size=12)
+    mask.setup("fit")
+    batch = next(iter(mask.train_dataloader()))
+    # the default: padded per batch, and the pooling is told each series' own length
+    assert mask.preprocess.pad_to is None and sorted(batch["lengths"].tolist()) == sorted(lengths[:12])
+    pad = UCRDataModule(root=str(tmp_path), dataset="Var", batch_size=12, variable_length="pad")
+    pad.setup("fit")
+    assert pad.preprocess.pad_to == longest_train
+    assert pad.inference_config()["preprocess"]["pad_to"] == longest_train
+    batch = next(iter(pad.train_dataloader()))
+    # (two channels: these series are not z-normalised, so the level channel joins the z-score)
+    assert "lengths" not in batch and batch["x"].shape == (12, 2, longest_train)
+    for i in range(3):
+        item, n = pad.datasets["test"][i]["x"][0], lengths[12 + i]
+        # normalised over the series' own samples, then zeros to the end in every channel
+        assert item.shape == (2, longest_train) and torch.all(item[:, n:] == 0)
+        assert abs(float(item[0, :n].mean())) < 1e-5 and abs(float(item[0, :n].std(unbiased=False)) - 1) < 1e-3
+    with pytest.raises(ValueError, match="variable_length"):
+        UCRDataModule(root=str(tmp_path), dataset="Var", variable_length="stretch")
+
+
+def test_pad_to_never_cuts_and_rejects_nonsense():
+    from ts_resnet.data.transforms import PreprocessConfig, Preprocessor
+
+    pre = Preprocessor(PreprocessConfig(pad_to=8, position=True))
+    short = pre.normalize(np.arange(5, dtype=np.float32)[None])
+    # the ramp channel is padded with the series: both end in zeros after sample 5
+    assert short.shape == (2, 8) and np.all(short[:, 5:] == 0) and short[1, 4] == 1.0
+    assert pre.normalize(np.arange(11, dtype=np.float32)[None]).shape == (2, 11)
+    for bad in (0, 2.5, -3):
+        with pytest.raises(ValueError, match="pad_to"):
+            PreprocessConfig(pad_to=bad)
+    # cards written before the setting existed still load
+    old = {k: v for k, v in PreprocessConfig().to_dict().items() if k != "pad_to"}
+    assert PreprocessConfig.from_dict(old).pad_to is None

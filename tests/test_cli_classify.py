@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import REPO, fixture, ts_resnet_command
-from helpers import write_12lead
+from helpers import write_12lead, write_variable_ucr
 
 from ts_resnet.cli.main import main
 from ts_resnet.cli.train import run_lightning_cli
@@ -485,3 +485,31 @@ def test_top_level_help_and_version(capsys):
     out = capsys.readouterr().out
     for command in ("fit", "validate", "test", "predict", "classify", "export", "explain"):
         assert f"  {command}" in out
+
+
+def test_classify_replays_padding_to_the_longest_training_series(tmp_path):
+    # variable_length=pad: the checkpoint carries pad_to, so a short series given to classify is padded as
+    # in training and scores what the fitted model gives on the data module's own (padded) test inputs
+    lengths = write_variable_ucr(tmp_path / "root", "Var", n=12)
+    cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(tmp_path / "root"),
+                             "--data.dataset", "Var", "--data.variable_length=pad", "--trainer.max_steps=6",
+                             f"--trainer.default_root_dir={tmp_path}", *QUIET])
+    dm, model = cli.datamodule, cli.model
+    ckpt = cli.trainer.checkpoint_callback.last_model_path
+    assert load_classifier(ckpt).card.preprocess.pad_to == dm.preprocess.pad_to == max(lengths[:12])
+    folder = tmp_path / "series"
+    folder.mkdir()
+    raw = dm.splits["test"].signals
+    for i in range(4):
+        (folder / f"s{i}.csv").write_text("value\n" + "\n".join(repr(float(v)) for v in raw[i][0]) + "\n")
+    out = tmp_path / "var.csv"
+    assert main(["classify", "-m", ckpt, str(folder), "-o", str(out), "-q"]) == 0
+    rows = list(csv.DictReader(open(out)))
+    model.eval()
+    with torch.no_grad():
+        expected = torch.softmax(model(torch.stack([dm.datasets["test"][i]["x"][0] for i in range(4)])), -1).numpy()
+        # what the default (mask) pooling would give on the unpadded series differs: the padding is an input
+        unpadded = torch.softmax(model(dm.datasets["test"][0]["x"][:, :, :lengths[12]]), -1).numpy()
+    got = np.array([[float(r[c]) for c in dm.class_names] for r in rows])
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    assert not np.allclose(unpadded[0], expected[0], atol=1e-4)
