@@ -15,6 +15,7 @@ from helpers import make_ptbxl_tree
 
 import ts_resnet
 from ts_resnet import SignalClassifier
+from ts_resnet.cli.main import main
 from ts_resnet.cli.train import run_lightning_cli
 from ts_resnet.inference import ModelFileError, load_classifier
 
@@ -343,6 +344,7 @@ def setup(self, stage=None):
     open(log, "a").write(f"setup {os.environ.get('LOCAL_RANK', '0')}\n")
     return orig_setup(self, stage)
 SyntheticECGDataModule.prepare_data, SyntheticECGDataModule.setup = prepare, setup
+from ts_resnet.cli.main import main
 from ts_resnet.cli.train import run_lightning_cli
 import torch.distributed as dist
 cli = run_lightning_cli(sys.argv[3:])
@@ -382,6 +384,7 @@ def test_ddp_metrics_equal_single_process(trained, tmp_path):
 
 DDP_FIT_SCRIPT = r'''
 import json, os, sys
+from ts_resnet.cli.main import main
 from ts_resnet.cli.train import run_lightning_cli
 cli = run_lightning_cli(sys.argv[2:])
 rank = cli.trainer.global_rank
@@ -474,6 +477,30 @@ def test_a_checkpoint_from_other_data_is_named_before_it_is_loaded(trained, tmp_
         run_lightning_cli(["validate", "-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=120", *QUIET,
                            f"--ckpt_path={tmp_path / 'swapped.ckpt'}", f"--trainer.default_root_dir={tmp_path}"])
     assert f"classes AF, NSR, {', '.join(names[2:])} (this data: NSR, AF," in capsys.readouterr().err
+
+
+def test_a_checkpoint_from_other_data_is_named_from_python_and_on_resume(trained, tmp_path, capsys):
+    # the same check at the depth Lightning loads checkpoints (SignalClassifier.on_load_checkpoint), so
+    # trainer.test(ckpt_path=...) from Python, and `fit --ckpt_path` resuming on other data, name it too
+    import lightning as L
+
+    from ts_resnet.card import CheckpointDataError
+    from ts_resnet.data.modules import UCRDataModule
+
+    _, ckpt = trained  # 12-lead, five-class multi-label
+    dm = UCRDataModule(root=str(fixture("ucr")), dataset="GunPoint")
+    dm.setup("test")
+    model = SignalClassifier(in_channels=dm.in_channels, num_classes=dm.num_classes, task=dm.task,
+                             class_names=dm.class_names, arch="msresnet_tiny")
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        default_root_dir=tmp_path)
+    with pytest.raises(CheckpointDataError, match="input channels 12 \\(this data: 1\\); classes 5 \\(this data: 2\\)"):
+        trainer.test(model, datamodule=dm, ckpt_path=str(ckpt))
+    code = main(["fit", "-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(fixture("ucr")), "--data.dataset",
+                 "GunPoint", f"--ckpt_path={ckpt}", f"--trainer.default_root_dir={tmp_path}", *QUIET])
+    err = capsys.readouterr().err
+    assert code == 2 and "ts-resnet fit: error: the checkpoint was trained on other data" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("command", ["validate", "test", "predict"])

@@ -12,6 +12,7 @@ Plain data only (numbers, strings, lists, dicts): checkpoints stay loadable with
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -182,3 +183,21 @@ class ModelCard:
         if card.window_agg not in get_args(WindowAgg):
             raise ModelCardError(f"{source}: window_agg must be 'mean' or 'max', got {card.window_agg!r}")
         return card
+
+
+class CheckpointDataError(ValueError):
+    """A checkpoint is being loaded into a model built for other data (:func:`data_differences`)."""
+
+
+def data_differences(card: Mapping[str, Any], hparams: Mapping[str, Any]) -> list[str]:
+    """What differs between the data a checkpoint's card was trained on and the data a model was built
+    for (its ``hparams``): the task, input channels, number of classes, or the same classes in another
+    order. With equal shapes and another order the weights would load and every record be scored
+    against the wrong names, so the order counts. Empty when they agree (or a side does not say)."""
+    differs = [f"{what} {card[key]} (this data: {hparams.get(key)})"
+               for key, what in (("task", "task"), ("in_channels", "input channels"), ("num_classes", "classes"))
+               if card.get(key) is not None and hparams.get(key) is not None and card[key] != hparams[key]]
+    names, ours = card.get("class_names"), hparams.get("class_names")
+    if not differs and names and ours and list(names) != list(ours):
+        differs.append(f"classes {', '.join(map(str, names))} (this data: {', '.join(map(str, ours))})")
+    return differs

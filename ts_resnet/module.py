@@ -12,7 +12,7 @@ from torch import nn
 from torchmetrics import MeanMetric
 
 from .calibration import TemperatureMode
-from .card import ModelCard
+from .card import CheckpointDataError, ModelCard, data_differences
 from .data.transforms import PreprocessConfig
 from .decisions import ThresholdMethod, fit_thresholds
 from .layout import choose_layout
@@ -314,8 +314,14 @@ class SignalClassifier(L.LightningModule):
             self.log(f"{stage}/{name}", float(value))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # `test --ckpt_path`: decide with the thresholds this checkpoint was saved with
         card = checkpoint.get("ts_resnet") or {}
+        # Lightning calls this before it loads the weights: a checkpoint trained on other data is named
+        # here with what differs, not met as a state-dict size mismatch (or, with the classes in another
+        # order, not met at all). `ts-resnet` says the same before it starts (cli/train.py).
+        differs = data_differences(card, self.hparams)
+        if differs:
+            raise CheckpointDataError(f"the checkpoint was trained on other data: {'; '.join(differs)}")
+        # `test --ckpt_path`: decide with the thresholds this checkpoint was saved with
         if card.get("thresholds") is not None:
             self.thresholds = [float(t) for t in card["thresholds"]]
         if card.get("temperature") is not None:

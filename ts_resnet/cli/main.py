@@ -79,6 +79,8 @@ def input_error(exc: BaseException) -> BaseException | None:
     Lightning and jsonargparse only hides that line. jsonargparse re-raises an error from a data
     module's ``__init__`` as "Does not validate against any of the Union subtypes", with the real one
     as ``__cause__``, so the chain is followed. Every other exception (a bug) keeps its traceback."""
+    from ..card import CheckpointDataError  # torch is loaded by now: a Lightning run raised this
+
     seen: set[int] = set()
     e: BaseException | None = exc
     while e is not None and id(e) not in seen:
@@ -88,6 +90,8 @@ def input_error(exc: BaseException) -> BaseException | None:
         # Lightning refusing to overwrite the config.yaml of an earlier run in the same folder (with
         # --trainer.logger=false the folder is the working directory, so a second run meets the first's)
         if isinstance(e, RuntimeError) and str(e).startswith("SaveConfigCallback expected"):
+            return e
+        if isinstance(e, CheckpointDataError):  # --ckpt_path last/best, or fit resuming on other data
             return e
         if isinstance(e, ValueError):
             frames = traceback.extract_tb(e.__traceback__)

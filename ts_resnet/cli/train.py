@@ -10,6 +10,7 @@ from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
 
+from ..card import data_differences
 from ..data.modules import SignalDataModule
 from ..module import SignalClassifier
 
@@ -75,13 +76,7 @@ class TSResNetCLI(LightningCLI):
         card = ckpt.get("ts_resnet") if isinstance(ckpt, dict) else None
         if not card:  # not written by this package: Lightning's own loading decides
             return
-        hp = self.model.hparams
-        differs = [f"{what} {card[key]} (this data: {hp.get(key)})"
-                   for key, what in (("task", "task"), ("in_channels", "input channels"), ("num_classes", "classes"))
-                   if card.get(key) is not None and hp.get(key) is not None and card[key] != hp[key]]
-        names, ours = card.get("class_names"), hp.get("class_names")
-        if not differs and names and ours and list(names) != list(ours):
-            differs.append(f"classes {', '.join(map(str, names))} (this data: {', '.join(map(str, ours))})")
+        differs = data_differences(card, self.model.hparams)
         if differs:
             self.parser.error(f"{path} was trained on other data: {'; '.join(differs)}. Evaluate it on data "
                               "like its training data, or fine-tune it on this data with `ts-resnet fit "
