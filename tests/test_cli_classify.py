@@ -513,3 +513,36 @@ def test_classify_replays_padding_to_the_longest_training_series(tmp_path):
     got = np.array([[float(r[c]) for c in dm.class_names] for r in rows])
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert not np.allclose(unpadded[0], expected[0], atol=1e-4)
+
+
+def test_a_variable_length_series_scores_the_same_whatever_it_is_batched_with(tmp_path):
+    # the default (mask): evaluation batches are zero-padded, and the padding stops being zero after the
+    # first BatchNorm, so a series' probabilities used to depend on its batch (and differ from classify's)
+    lengths = write_variable_ucr(tmp_path / "root", "Var", n=12)
+    cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(tmp_path / "root"),
+                             "--data.dataset", "Var", "--trainer.max_steps=30", "--data.batch_size=12",
+                             f"--trainer.default_root_dir={tmp_path}", *QUIET])
+    dm, model = cli.datamodule, cli.model
+    model.eval()
+    batch = next(iter(dm.test_dataloader()))
+    assert "lengths" in batch and len(set(lengths[12:])) > 1
+    with torch.no_grad():
+        batched = model(batch["x"], batch["lengths"])
+        alone = torch.cat([model(dm.datasets["test"][int(i)]["x"]) for i in batch["index"]])
+        # what the padded batch gave before: the network's own masked pooling over the padded input
+        padded = model.net(batch["x"], lengths=batch["lengths"])
+    torch.testing.assert_close(batched, alone, atol=1e-4, rtol=0)  # logits
+    assert (padded - alone).abs().max() > 1e-2
+    batched = torch.softmax(batched, -1)
+    # and `classify`, one file at a time, agrees with `test`'s batches
+    folder = tmp_path / "series"
+    folder.mkdir()
+    raw = dm.splits["test"].signals
+    for i in range(12):
+        (folder / f"s{i:02d}.csv").write_text("value\n" + "\n".join(repr(float(v)) for v in raw[i][0]) + "\n")
+    out = tmp_path / "var.csv"
+    assert main(["classify", "-m", cli.trainer.checkpoint_callback.last_model_path, str(folder), "-o", str(out),
+                 "-q"]) == 0
+    got = np.array([[float(r[c]) for c in dm.class_names] for r in csv.DictReader(open(out))])
+    order = batch["index"].argsort()
+    np.testing.assert_allclose(got, batched[order].numpy(), atol=1e-4)
