@@ -34,6 +34,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch.optim.swa_utils import AveragedModel, get_ema_avg_fn, update_bn
 
+from ts_resnet.module import forward_by_length
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchmark_ucr  # noqa: E402  (a sibling script, not a package)
 
@@ -70,7 +72,8 @@ def held_out_right(net: torch.nn.Module, loader: Any) -> int:
             if not bool((b["n_windows"] == 1).all()):
                 raise ValueError("this screen scores one window per series (no data.window)")
             lengths = b.get("lengths")
-            logits = net(b["x"]) if lengths is None else net(b["x"], lengths=lengths)
+            # scored as SignalClassifier scores a padded batch: each series at its own length
+            logits = net(b["x"]) if lengths is None else forward_by_length(net, b["x"], lengths)
             right += int((logits.argmax(1) == b["y"]).sum())
     return right
 

@@ -181,7 +181,7 @@ class SignalClassifier(L.LightningModule):
         if self.training:
             # variable-length batches carry lengths: length-aware pooling (networks that accept them)
             return net(x, lengths=lengths)
-        return _by_length(net, x, lengths, getattr(self.net, "min_input_length", 1))
+        return forward_by_length(net, x, lengths, getattr(self.net, "min_input_length", 1))
 
     def _mix(self, x: torch.Tensor, n: torch.Tensor, lengths: torch.Tensor | None) -> MixedBatch:
         mixup, cutmix = self.hparams.mixup_alpha, self.hparams.cutmix_alpha
@@ -463,7 +463,7 @@ class SignalClassifier(L.LightningModule):
         checkpoint["ts_resnet"] = self.model_card().to_dict()
 
 
-def _by_length(net: nn.Module, x: torch.Tensor, lengths: torch.Tensor, min_length: int = 1) -> torch.Tensor:
+def forward_by_length(net: nn.Module, x: torch.Tensor, lengths: torch.Tensor, min_length: int = 1) -> torch.Tensor:
     """Outputs for a zero-padded batch with every series cut to its own length, series of one length
     run together. The padding is zero only at the input: after the first BatchNorm it is not, and the
     next convolutions carry it into a series' last samples, so in one padded batch a series' output
