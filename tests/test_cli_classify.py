@@ -487,13 +487,18 @@ def test_top_level_help_and_version(capsys):
         assert f"  {command}" in out
 
 
+def _fit_variable_length_set(tmp_path: Path, *options: str) -> tuple[list[int], object]:
+    """configs/ucr.yaml on a small set of series of different lengths: (their lengths, the fitted CLI)."""
+    lengths = write_variable_ucr(tmp_path / "root", "Var", n=12)
+    cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(tmp_path / "root"),
+                             "--data.dataset", "Var", *options, f"--trainer.default_root_dir={tmp_path}", *QUIET])
+    return lengths, cli
+
+
 def test_classify_replays_padding_to_the_longest_training_series(tmp_path):
     # variable_length=pad: the checkpoint carries pad_to, so a short series given to classify is padded as
     # in training and scores what the fitted model gives on the data module's own (padded) test inputs
-    lengths = write_variable_ucr(tmp_path / "root", "Var", n=12)
-    cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(tmp_path / "root"),
-                             "--data.dataset", "Var", "--data.variable_length=pad", "--trainer.max_steps=6",
-                             f"--trainer.default_root_dir={tmp_path}", *QUIET])
+    lengths, cli = _fit_variable_length_set(tmp_path, "--data.variable_length=pad", "--trainer.max_steps=6")
     dm, model = cli.datamodule, cli.model
     ckpt = cli.trainer.checkpoint_callback.last_model_path
     assert load_classifier(ckpt).card.preprocess.pad_to == dm.preprocess.pad_to == max(lengths[:12])
@@ -518,10 +523,7 @@ def test_classify_replays_padding_to_the_longest_training_series(tmp_path):
 def test_a_variable_length_series_scores_the_same_whatever_it_is_batched_with(tmp_path):
     # the default (mask): evaluation batches are zero-padded, and the padding stops being zero after the
     # first BatchNorm, so a series' probabilities used to depend on its batch (and differ from classify's)
-    lengths = write_variable_ucr(tmp_path / "root", "Var", n=12)
-    cli = run_lightning_cli(["fit", "-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", str(tmp_path / "root"),
-                             "--data.dataset", "Var", "--trainer.max_steps=30", "--data.batch_size=12",
-                             f"--trainer.default_root_dir={tmp_path}", *QUIET])
+    lengths, cli = _fit_variable_length_set(tmp_path, "--trainer.max_steps=30", "--data.batch_size=12")
     dm, model = cli.datamodule, cli.model
     model.eval()
     batch = next(iter(dm.test_dataloader()))
