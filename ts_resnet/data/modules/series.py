@@ -118,9 +118,10 @@ class SeriesDataModule(SignalDataModule):
             series' own samples, so a series' duration is not an input. ``"pad"``: every series is
             zero-padded at the end (after normalisation) to the longest training series
             (``PreprocessConfig.pad_to``, replayed by ``classify``) and pooled over that whole length,
-            as equal-length archive copies and the published runs present them: where a series ends
-            is visible, and BatchNorm sees the same padding in every batch. Equal-length sets are the
-            same either way.
+            as a zero-padded equal-length copy of the set would be: where a series ends is visible,
+            and BatchNorm sees the same padding in every batch. Equal-length sets are the same either
+            way. Off in ``configs/ucr.yaml``: level with ``"mask"`` on the 9 variable-length UCR sets'
+            TRAIN splits (BENCHMARKS.md, "Padding instead of masking").
     """
 
     def __init__(self, *, val_fraction: float = 0.0, max_length: int | None = None, keep_energy: float = 0.95,
