@@ -495,6 +495,19 @@ def _fit_variable_length_set(tmp_path: Path, *options: str) -> tuple[list[int], 
     return lengths, cli
 
 
+def _classify_test_series(tmp_path: Path, dm, ckpt: str, n: int) -> np.ndarray:
+    """`ts-resnet classify` on the first ``n`` test series of ``dm`` written as CSV files, one at a
+    time: probabilities ``(n, classes)`` in the data module's class order."""
+    folder = tmp_path / "series"
+    folder.mkdir()
+    raw = dm.splits["test"].signals
+    for i in range(n):
+        (folder / f"s{i:02d}.csv").write_text("value\n" + "\n".join(repr(float(v)) for v in raw[i][0]) + "\n")
+    out = tmp_path / "var.csv"
+    assert main(["classify", "-m", ckpt, str(folder), "-o", str(out), "-q"]) == 0
+    return np.array([[float(r[c]) for c in dm.class_names] for r in csv.DictReader(open(out))])
+
+
 def test_classify_replays_padding_to_the_longest_training_series(tmp_path):
     # variable_length=pad: the checkpoint carries pad_to, so a short series given to classify is padded as
     # in training and scores what the fitted model gives on the data module's own (padded) test inputs
@@ -502,20 +515,12 @@ def test_classify_replays_padding_to_the_longest_training_series(tmp_path):
     dm, model = cli.datamodule, cli.model
     ckpt = cli.trainer.checkpoint_callback.last_model_path
     assert load_classifier(ckpt).card.preprocess.pad_to == dm.preprocess.pad_to == max(lengths[:12])
-    folder = tmp_path / "series"
-    folder.mkdir()
-    raw = dm.splits["test"].signals
-    for i in range(4):
-        (folder / f"s{i}.csv").write_text("value\n" + "\n".join(repr(float(v)) for v in raw[i][0]) + "\n")
-    out = tmp_path / "var.csv"
-    assert main(["classify", "-m", ckpt, str(folder), "-o", str(out), "-q"]) == 0
-    rows = list(csv.DictReader(open(out)))
+    got = _classify_test_series(tmp_path, dm, ckpt, 4)
     model.eval()
     with torch.no_grad():
         expected = torch.softmax(model(torch.stack([dm.datasets["test"][i]["x"][0] for i in range(4)])), -1).numpy()
         # what the default (mask) pooling would give on the unpadded series differs: the padding is an input
         unpadded = torch.softmax(model(dm.datasets["test"][0]["x"][:, :, :lengths[12]]), -1).numpy()
-    got = np.array([[float(r[c]) for c in dm.class_names] for r in rows])
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert not np.allclose(unpadded[0], expected[0], atol=1e-4)
 
@@ -537,14 +542,6 @@ def test_a_variable_length_series_scores_the_same_whatever_it_is_batched_with(tm
     assert (padded - alone).abs().max() > 1e-2
     batched = torch.softmax(batched, -1)
     # and `classify`, one file at a time, agrees with `test`'s batches
-    folder = tmp_path / "series"
-    folder.mkdir()
-    raw = dm.splits["test"].signals
-    for i in range(12):
-        (folder / f"s{i:02d}.csv").write_text("value\n" + "\n".join(repr(float(v)) for v in raw[i][0]) + "\n")
-    out = tmp_path / "var.csv"
-    assert main(["classify", "-m", cli.trainer.checkpoint_callback.last_model_path, str(folder), "-o", str(out),
-                 "-q"]) == 0
-    got = np.array([[float(r[c]) for c in dm.class_names] for r in csv.DictReader(open(out))])
+    got = _classify_test_series(tmp_path, dm, cli.trainer.checkpoint_callback.last_model_path, 12)
     order = batch["index"].argsort()
     np.testing.assert_allclose(got, batched[order].numpy(), atol=1e-4)
