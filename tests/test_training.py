@@ -460,6 +460,19 @@ def test_predict_on_several_devices_is_refused_before_it_runs(trained, tmp_path,
     assert exc.value.code == 2 and "predict writes one file from one process" in capsys.readouterr().err
 
 
+def test_the_prediction_writer_refuses_several_processes_before_predicting(tmp_path):
+    # from Python (no CLI pre-check) the refusal used to come after every rank had predicted its share
+    from types import SimpleNamespace
+
+    from ts_resnet.writers import PredictionWriter
+
+    writer = PredictionWriter(output=str(tmp_path / "p.csv"))
+    with pytest.raises(RuntimeError, match=r"p\.csv is written from one process: predict with --trainer\.devices=1"):
+        writer.on_predict_start(SimpleNamespace(world_size=2), None)
+    writer.on_predict_start(SimpleNamespace(world_size=1), None)  # one process: fine
+    assert not (tmp_path / "p.csv").exists()
+
+
 def test_a_checkpoint_from_other_data_is_named_before_it_is_loaded(trained, tmp_path, capsys):
     _, ckpt = trained  # 12-lead, five-class multi-label (configs/demo.yaml)
     ucr = ["-c", str(CONFIGS / "ucr.yaml"), "--data.root", str(fixture("ucr")), "--data.dataset", "GunPoint"]

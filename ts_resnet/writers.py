@@ -32,14 +32,16 @@ class PredictionWriter(BasePredictionWriter):
         self.overwrite = overwrite
 
     def on_predict_start(self, trainer, pl_module) -> None:
+        # said before any record is predicted, not after every rank has predicted its share
+        if trainer.world_size > 1:
+            raise RuntimeError(f"{self.output} is written from one process: predict with --trainer.devices=1 "
+                               "--trainer.num_nodes=1 (each rank sees only part of the records)")
         if self.output.exists() and not self.overwrite:
             raise FileExistsError(f"{self.output} exists; set overwrite=True to replace it")
 
     def write_on_epoch_end(self, trainer, pl_module, predictions: list[Any], batch_indices: Any) -> None:
         from .cli.common import atomic_write_text
 
-        if trainer.world_size > 1:
-            raise RuntimeError("PredictionWriter writes from a single process; predict on one device")
         card = pl_module.model_card()
         spec = card.spec
         ids = [rid for batch in predictions for rid in batch["id"]]
