@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from copy import deepcopy
+
 import pytest
 import torch
 from torch import nn
@@ -279,6 +281,98 @@ def test_length_aware_pooling_ignores_padding():
         plain_padded = model(padded)
         alone = model(series)
     assert (masked - alone).abs().max() < (plain_padded - alone).abs().max()
+
+
+@pytest.mark.parametrize(("arch", "lengths", "atol"), [("msresnet_ucr", (200, 120, 57), 1e-5),
+                                                       ("msresnet_ecg", (256, 160, 96), 1e-4)])
+def test_a_padded_batch_gives_each_series_what_it_gets_alone(arch, lengths, atol):
+    # The zero padding stops being zero after the first BatchNorm; every convolution wider than one
+    # sample masks it again, so a series' output does not depend on the series it is batched with.
+    # (Strided presets: exact where each stage's length is a whole multiple, as here.)
+    from ts_resnet.padding import _PADDED
+
+    torch.manual_seed(0)
+    net = ts_resnet.create_model(arch, in_ch=2, num_classes=4)
+    for m in net.modules():  # trained-looking norms (blocks no longer the identity), padding far from zero after them
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.uniform_(-1, 1)
+            m.bias.data.uniform_(-1, 1)
+            m.weight.data.uniform_(0.5, 1.5)
+    net.eval()
+    x = torch.zeros(len(lengths), 2, max(lengths))
+    for i, n in enumerate(lengths):
+        x[i, :, :n] = torch.randn(2, n)
+    with torch.no_grad():
+        batched = net(x, lengths=torch.tensor(lengths))
+        alone = torch.cat([net(x[i:i + 1, :, :n]) for i, n in enumerate(lengths)])
+        unmasked = net.forward_head(net.forward_features(x), lengths=torch.tensor(lengths))
+    torch.testing.assert_close(batched, alone, atol=atol, rtol=0)
+    assert (unmasked - alone).abs().max() > 100 * atol
+    assert _PADDED.get() is None  # the mask is only in force while the network runs
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_training_on_a_padded_batch_does_not_see_the_padding(channels_last):
+    # BatchNorm's batch statistics (and so the running statistics evaluation uses) come from the
+    # series' own samples: padding the same batch further changes neither the training output at
+    # the valid positions, nor the gradients, nor the running statistics.
+    torch.manual_seed(0)
+    net = ts_resnet.create_model("msresnet_ucr", in_ch=2, num_classes=3)
+    net.set_channels_last(channels_last)
+    lengths = torch.tensor([90, 140, 57])
+    x = torch.zeros(3, 2, 140)
+    for i, n in enumerate(lengths.tolist()):
+        x[i, :, :n] = torch.randn(2, n)
+    runs = []
+    for extra in (0, 60):
+        run = deepcopy(net).train()
+        out = run(nn.functional.pad(x, (0, extra)), lengths=lengths)
+        out.sum().backward()
+        bn = run.stem[0].norm
+        runs.append((out, bn.running_mean.clone(), bn.running_var.clone(), run.fc.weight.grad.clone(),
+                     run.stem[0][0].weight.grad.clone()))
+    for a, b in zip(*runs):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    # the statistics are those of the valid samples: the stem's first BatchNorm input, pooled by hand
+    conv = net.stem[0][0]
+    own = torch.cat([conv(x[i:i + 1, :, :n]) for i, n in enumerate(lengths.tolist())], dim=-1)
+    momentum = net.stem[0].norm.momentum
+    torch.testing.assert_close(runs[0][1], momentum * own.mean((0, 2)).detach(), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("ndim", [3, 4])
+def test_masked_batch_norm_is_batch_norm_over_the_valid_samples(ndim):
+    # The reference is torch's own BatchNorm run on the valid samples laid end to end: same outputs
+    # there, same gradients, same running statistics (float64, so the comparison is of the formula).
+    from ts_resnet.padding import masked_batch_norm
+
+    torch.manual_seed(0)
+    lengths = [40, 10, 33, 5]
+    x = torch.randn(4, 6, 40, dtype=torch.float64) * 3 + 2
+    keep = torch.zeros(4, 1, 40, dtype=torch.float64)
+    for i, n in enumerate(lengths):
+        keep[i, :, :n] = 1
+    bn = nn.BatchNorm1d(6).double()
+    nn.init.uniform_(bn.weight, 0.5, 1.5)
+    nn.init.uniform_(bn.bias, -1, 1)
+    ref = deepcopy(bn)
+    weights = torch.rand(4, 6, 40, dtype=torch.float64)  # a loss that weighs every output differently
+
+    xm = x.clone().requires_grad_()
+    inp, k = (xm.unsqueeze(2), keep.unsqueeze(2)) if ndim == 4 else (xm, keep)
+    out = masked_batch_norm(bn, inp, k).reshape(4, 6, 40)
+    (out * keep * weights).sum().backward()
+
+    xr = x.clone().requires_grad_()
+    joined = torch.cat([xr[i:i + 1, :, :n] for i, n in enumerate(lengths)], dim=-1)
+    out_ref = ref(joined)
+    (out_ref * torch.cat([weights[i:i + 1, :, :n] for i, n in enumerate(lengths)], dim=-1)).sum().backward()
+
+    torch.testing.assert_close(torch.cat([out[i:i + 1, :, :n] for i, n in enumerate(lengths)], dim=-1), out_ref)
+    torch.testing.assert_close(xm.grad * keep, xr.grad)
+    for a, b in ((bn.weight.grad, ref.weight.grad), (bn.bias.grad, ref.bias.grad), (bn.running_mean, ref.running_mean),
+                 (bn.running_var, ref.running_var), (bn.num_batches_tracked, ref.num_batches_tracked)):
+        torch.testing.assert_close(a, b)
 
 
 def test_collate_reports_lengths_only_when_padding():

@@ -19,6 +19,7 @@ from torch import nn
 
 from .block_options import DropPath, SelectiveKernelAttention, SqueezeExcite1d, create_act
 from .layout import batch_norm_any_dim, conv1d_as_2d
+from .padding import mask_padding, masked_batch_norm, padding_mask
 
 Fusion = Literal["concat", "sum", "attention"]
 
@@ -74,19 +75,29 @@ class ConvNormAct1d(nn.Sequential):
         return self[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self[0].kernel_size[0] > 1:  # a 1x1 convolution cannot carry the padding into a series
+            x = mask_padding(x)
         x = circular_pad(x, self.wrap)
-        if x.ndim == 4:  # (B, C, 1, T) channels-last: MultiScaleResNet1d.set_channels_last
-            return self.after_conv(conv1d_as_2d(self[0], x))
-        return super().forward(x)
+        # (B, C, 1, T) channels-last: MultiScaleResNet1d.set_channels_last
+        return self.after_conv(conv1d_as_2d(self[0], x) if x.ndim == 4 else self[0](x))
 
     def after_conv(self, x: torch.Tensor) -> torch.Tensor:
         """Norm and activation only (for a convolution computed elsewhere, e.g. fused)."""
         norm, *act = list(self)[1:]
-        x = batch_norm_any_dim(norm, x) if x.ndim == 4 else norm(x)
+        keep = padding_mask(x) if norm.training and _maskable(norm) else None
+        if keep is not None:  # a zero-padded batch in training: statistics of the series' own samples
+            x = masked_batch_norm(norm, x, keep)
+        else:
+            x = batch_norm_any_dim(norm, x) if x.ndim == 4 else norm(x)
         for module in act:
             x = module(x)
         return x
 
+
+
+def _maskable(norm: nn.Module) -> bool:
+    # SyncBatchNorm pools statistics across processes (mask-free); other norms have no batch statistics
+    return isinstance(norm, nn.modules.batchnorm._BatchNorm) and not isinstance(norm, nn.SyncBatchNorm)
 
 
 class MultiKernelConv1d(nn.Module):
@@ -122,6 +133,7 @@ class MultiKernelConv1d(nn.Module):
         bias = torch.cat([c.bias for c in self.convs]) if self.convs[0].bias is not None else None
         first = self.convs[0]
         pad = self.kmax // 2
+        x = mask_padding(x)
         if self.circular:
             x, pad = circular_pad(x, pad), 0
         y = nn.functional.conv1d(x, weight, bias, first.stride, pad, 1, first.groups)

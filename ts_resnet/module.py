@@ -468,9 +468,10 @@ def forward_by_length(net: nn.Module, x: torch.Tensor, lengths: torch.Tensor, mi
     run together. The padding is zero only at the input: after the first BatchNorm it is not, and the
     next convolutions carry it into a series' last samples, so in one padded batch a series' output
     would depend on what it was batched with (on a UCR gesture set, 13 of 130 test predictions
-    changed). Cut, a series gets what ``classify`` gives it (one record at a time). Training still sees
-    padded batches, so this scores a series without the padding it trained with: on the UCR
-    variable-length sets' TEST splits, 77 of 9,330 fewer right than padded batches (BENCHMARKS.md)."""
+    changed). Cut, a series gets what ``classify`` gives it (one record at a time). Training masks the
+    padding (:mod:`ts_resnet.padding`), so this is also what a series trained as; before it did, scoring
+    at own length cost 77 of 9,330 TEST series on the UCR variable-length sets (BENCHMARKS.md). For
+    stride-1 networks the masked padded batch gives the same outputs; strided ones need the cut."""
     out: list[torch.Tensor | None] = [None] * x.shape[0]
     groups: dict[int, list[int]] = {}
     for i, n in enumerate(lengths.tolist()):

@@ -23,6 +23,7 @@ from .layers import (
     _MultiScaleResidual,
 )
 from .layout import max_pool1d_as_2d, to_2d
+from .padding import padded_batch
 
 DEFAULT_NUM_CLASSES = 5
 """Default head size: the five PTB-XL diagnostic superclasses (NORM, MI, STTC, CD, HYP)."""
@@ -254,4 +255,8 @@ class MultiScaleResNet1d(nn.Module):
         return x if pre_logits else self.fc(x)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x), lengths=lengths)
+        if lengths is None:  # equal lengths: no context to enter (one graph under torch.compile)
+            return self.forward_head(self.forward_features(x))
+        with padded_batch(lengths, x.shape[-1]):  # ts_resnet.padding: the padding stays out of the series
+            features = self.forward_features(x)
+        return self.forward_head(features, lengths=lengths)

@@ -114,8 +114,9 @@ class SeriesDataModule(SignalDataModule):
             ``configs/ucr.yaml``: on TRAIN folds of six decimated UCR sets it changed one held-out
             series in 155, for the worse (BENCHMARKS.md).
         variable_length: what the network sees of series of different lengths. ``"mask"`` (default):
-            each batch is zero-padded to its longest series and global pooling averages over every
-            series' own samples, so a series' duration is not an input. ``"pad"``: every series is
+            each batch is zero-padded to its longest series, the network masks the padding in its
+            convolutions, BatchNorm statistics and global pooling (:mod:`ts_resnet.padding`), so a
+            series trains and is scored as it would be alone and its duration is not an input. ``"pad"``: every series is
             zero-padded at the end (after normalisation) to the longest training series
             (``PreprocessConfig.pad_to``, replayed by ``classify``) and pooled over that whole length,
             as a zero-padded equal-length copy of the set would be: where a series ends is visible,
