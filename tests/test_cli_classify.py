@@ -527,7 +527,8 @@ def test_classify_replays_padding_to_the_longest_training_series(tmp_path):
 
 def test_a_variable_length_series_scores_the_same_whatever_it_is_batched_with(tmp_path):
     # the default (mask): evaluation batches are zero-padded, and the padding stops being zero after the
-    # first BatchNorm, so a series' probabilities used to depend on its batch (and differ from classify's)
+    # first BatchNorm, so unless the network masks it a series' probabilities depend on its batch (and
+    # differ from classify's)
     lengths, cli = _fit_variable_length_set(tmp_path, "--trainer.max_steps=30", "--data.batch_size=12")
     dm, model = cli.datamodule, cli.model
     model.eval()
@@ -536,10 +537,13 @@ def test_a_variable_length_series_scores_the_same_whatever_it_is_batched_with(tm
     with torch.no_grad():
         batched = model(batch["x"], batch["lengths"])
         alone = torch.cat([model(dm.datasets["test"][int(i)]["x"]) for i in batch["index"]])
-        # what the padded batch gave before: the network's own masked pooling over the padded input
+        # the network masks the padding itself (ts_resnet.padding): its padded batch is exact too ...
         padded = model.net(batch["x"], lengths=batch["lengths"])
+        # ... where pooling alone, with the padding let into the convolutions, is not
+        unmasked = model.net.forward_head(model.net.forward_features(batch["x"]), lengths=batch["lengths"])
     torch.testing.assert_close(batched, alone, atol=1e-4, rtol=0)  # logits
-    assert (padded - alone).abs().max() > 1e-2
+    torch.testing.assert_close(padded, alone, atol=1e-4, rtol=0)
+    assert (unmasked - alone).abs().max() > 1e-2
     batched = torch.softmax(batched, -1)
     # and `classify`, one file at a time, agrees with `test`'s batches
     got = _classify_test_series(tmp_path, dm, cli.trainer.checkpoint_callback.last_model_path, 12)
