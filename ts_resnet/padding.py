@@ -11,8 +11,9 @@ While a network runs inside :func:`padded_batch`, :func:`mask_padding` zeroes th
 series' end before every convolution wider than one sample (what the convolution's own zero padding
 does for a series alone), and :func:`masked_batch_norm` takes training statistics over the valid
 positions only. For stride-1 networks (``msresnet_ucr``) a padded batch then gives each series its
-alone output, in training and evaluation alike. Pooling layers and downsampling whose windows cross
-a series' end are not masked (exact where each stage's length is a whole multiple of its stride).
+alone output, in training and evaluation alike. Not masked: squeeze-excitation's average over the
+whole series, and pooling or downsampling windows that cross a series' end (exact where each stage's
+length is a whole multiple of its stride); networks with these are closer to, not equal to, alone.
 Equal-length batches carry no lengths and take none of these paths.
 """
 
@@ -77,8 +78,7 @@ def masked_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, keep
     # Few passes over the activations (this runs in every BatchNorm of a padded training batch): the
     # centred input is zero past each series' end, so its norm is the valid samples' spread alone.
     mean = (xf * keep).sum(dims) / n
-    centred = torch.addcmul(xf, keep, -mean.view(shape))
-    centred = centred * keep
+    centred = (xf - mean.view(shape)) * keep
     var = torch.linalg.vector_norm(centred, dim=dims).square() / n
     if bn.track_running_stats and bn.running_mean is not None and bn.running_var is not None:
         factor = bn.momentum

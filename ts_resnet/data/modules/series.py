@@ -116,11 +116,11 @@ class SeriesDataModule(SignalDataModule):
         variable_length: what the network sees of series of different lengths. ``"mask"`` (default):
             each batch is zero-padded to its longest series, the network masks the padding in its
             convolutions, BatchNorm statistics and global pooling (:mod:`ts_resnet.padding`), so a
-            series trains and is scored as it would be alone and its duration is not an input. ``"pad"``: every series is
-            zero-padded at the end (after normalisation) to the longest training series
-            (``PreprocessConfig.pad_to``, replayed by ``classify``) and pooled over that whole length,
-            as a zero-padded equal-length copy of the set would be: where a series ends is visible,
-            and BatchNorm sees the same padding in every batch. Equal-length sets are the same either
+            series trains and is scored as it would be alone and its duration is not an input.
+            ``"pad"``: every series is zero-padded at the end (after normalisation) to the longest
+            training series (``PreprocessConfig.pad_to``, replayed by ``classify``) and pooled over
+            that whole length, as a zero-padded equal-length copy of the set would be: where a series
+            ends is visible, and BatchNorm sees the same padding in every batch. Equal-length sets are the same either
             way. Off in ``configs/ucr.yaml``: level with ``"mask"`` on the 9 variable-length UCR sets'
             TRAIN splits (BENCHMARKS.md, "Padding instead of masking").
     """
