@@ -37,14 +37,22 @@ def batch_norm_any_dim(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> 
     average when ``momentum is None``, batch statistics in training or without running stats), so
     the running statistics and ``num_batches_tracked`` are updated exactly as the 1-D layer would.
     """
-    factor = 0.0 if bn.momentum is None else bn.momentum
-    if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
-        bn.num_batches_tracked.add_(1)
-        factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    factor = running_stats_factor(bn)
     use_batch_stats = bn.training or (bn.running_mean is None and bn.running_var is None)
     keep = not bn.training or bn.track_running_stats
     return F.batch_norm(x, bn.running_mean if keep else None, bn.running_var if keep else None,
                         bn.weight, bn.bias, use_batch_stats, factor, bn.eps)
+
+
+def running_stats_factor(bn: nn.modules.batchnorm._BatchNorm) -> float:
+    """Count a training batch in ``bn.num_batches_tracked`` and return the weight its statistics get in
+    the running ones: ``momentum``, or ``1 / batches`` (a cumulative average) when it is None, as
+    ``torch.nn.modules.batchnorm._BatchNorm.forward`` does."""
+    factor = 0.0 if bn.momentum is None else bn.momentum
+    if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+        bn.num_batches_tracked.add_(1)
+        factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    return factor
 
 
 def max_pool1d_as_2d(pool: nn.MaxPool1d, x: torch.Tensor) -> torch.Tensor:

@@ -26,6 +26,8 @@ from contextvars import ContextVar
 import torch
 from torch import nn
 
+from .layout import running_stats_factor
+
 # (valid samples per series, input length) of the zero-padded batch a network is running, or None.
 # A context variable rather than an argument threaded through every block: the blocks' forward
 # signatures (and torch.jit/ONNX export of equal-length networks) stay as they are.
@@ -81,15 +83,11 @@ def masked_batch_norm(bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, keep
     centred = (xf - mean.view(shape)) * keep
     var = torch.linalg.vector_norm(centred, dim=dims).square() / n
     if bn.track_running_stats and bn.running_mean is not None and bn.running_var is not None:
-        factor = bn.momentum
-        if bn.num_batches_tracked is not None:
-            bn.num_batches_tracked.add_(1)
-            if factor is None:
-                factor = 1.0 / float(bn.num_batches_tracked)
+        factor = running_stats_factor(bn)
         with torch.no_grad():
-            bn.running_mean.lerp_(mean.to(bn.running_mean.dtype), float(factor))
+            bn.running_mean.lerp_(mean.to(bn.running_mean.dtype), factor)
             unbiased = var * n / torch.clamp(n - 1, min=1)
-            bn.running_var.lerp_(unbiased.to(bn.running_var.dtype), float(factor))
+            bn.running_var.lerp_(unbiased.to(bn.running_var.dtype), factor)
     scale = torch.rsqrt(var + bn.eps)
     if not bn.affine:
         return (centred * scale.view(shape)).to(x.dtype)
