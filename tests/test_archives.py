@@ -370,3 +370,42 @@ def test_pad_to_never_cuts_and_rejects_nonsense():
     # cards written before the setting existed still load
     old = {k: v for k, v in PreprocessConfig().to_dict().items() if k != "pad_to"}
     assert PreprocessConfig.from_dict(old).pad_to is None
+
+
+def test_variable_length_resample_stretches_every_series_to_one_length(tmp_path):
+    from ts_resnet.data.records import Record
+    from ts_resnet.data.transforms import PreprocessConfig, Preprocessor, resize
+
+    lengths = write_variable_ucr(tmp_path, "Var", n=12)
+    longest_train = max(lengths[:12])
+    dm = UCRDataModule(root=str(tmp_path), dataset="Var", batch_size=12, variable_length="resample")
+    dm.setup("fit")
+    assert dm.preprocess.resize_to == longest_train and dm.preprocess.pad_to is None
+    # the checkpoint carries it, so classify stretches a new series the same way
+    assert dm.inference_config()["preprocess"]["resize_to"] == longest_train
+    batch = next(iter(dm.train_dataloader()))
+    assert "lengths" not in batch and batch["x"].shape == (12, 2, longest_train)
+    dm.setup("test")
+    assert {tuple(item["x"].shape[-1:]) for item in dm.datasets["test"]} == {(longest_train,)}
+    # the same shape drawn at two speeds lands on the same samples
+    t = np.linspace(0, 1, 400)
+    slow, fast = np.sin(2 * np.pi * 3 * t)[None], np.sin(2 * np.pi * 3 * t[::4])[None]
+    a, b = resize(slow.astype(np.float32), 200), resize(fast.astype(np.float32), 200)
+    assert a.shape == b.shape == (1, 200) and np.abs(a - b)[:, 5:-5].max() < 0.05
+    # a straight line stays one, ends included (they are extended along the trend, not with zeros);
+    # output sample j sits at input position j * 37 / 100, resample_poly's grid
+    line = np.linspace(2.0, 5.0, 37, dtype=np.float32)[None]
+    stretched = Preprocessor(PreprocessConfig(resize_to=100, normalize="none"))(
+        Record(line, 1.0, ["x"], id="line"))
+    np.testing.assert_allclose(stretched[0], 2.0 + 3.0 / 36 * np.arange(100) * 37 / 100, atol=0.02)
+    assert resize(np.array([[3.0]], dtype=np.float32), 4).tolist() == [[3.0] * 4]
+    for bad in (1, 2.5, -3):
+        with pytest.raises(ValueError, match="resize_to"):
+            PreprocessConfig(resize_to=bad)
+    with pytest.raises(ValueError, match="resize_to and fs"):
+        PreprocessConfig(resize_to=100, fs=250.0)
+    # equal-length sets are left as they are
+    _write_ucr(tmp_path, "Eq", n=12, length=40)
+    eq = UCRDataModule(root=str(tmp_path), dataset="Eq", batch_size=12, variable_length="resample")
+    eq.setup("fit")
+    assert eq.preprocess.resize_to is None

@@ -525,6 +525,23 @@ def test_classify_replays_padding_to_the_longest_training_series(tmp_path):
     assert not np.allclose(unpadded[0], expected[0], atol=1e-4)
 
 
+def test_classify_replays_resampling_to_the_longest_training_series(tmp_path):
+    # variable_length=resample: the checkpoint carries resize_to, so classify stretches a series of any
+    # length as training did, and scores what the model gives on the data module's own test inputs
+    lengths, cli = _fit_variable_length_set(tmp_path, "--data.variable_length=resample", "--trainer.max_steps=6")
+    dm, model = cli.datamodule, cli.model
+    ckpt = cli.trainer.checkpoint_callback.last_model_path
+    assert load_classifier(ckpt).card.preprocess.resize_to == dm.preprocess.resize_to == max(lengths[:12])
+    assert len(set(lengths[12:16])) > 1
+    got = _classify_test_series(tmp_path, dm, ckpt, 4)
+    model.eval()
+    with torch.no_grad():
+        inputs = torch.stack([dm.datasets["test"][i]["x"][0] for i in range(4)])
+        assert inputs.shape[-1] == max(lengths[:12])
+        expected = torch.softmax(model(inputs), -1).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
 def test_a_variable_length_series_scores_the_same_whatever_it_is_batched_with(tmp_path):
     # the default (mask): evaluation batches are zero-padded, and the padding stops being zero after the
     # first BatchNorm, so unless the network masks it a series' probabilities depend on its batch (and

@@ -5,9 +5,10 @@
 1. lead selection/reordering by name (case-insensitive; ``aVR`` == ``avr``), with an explicit
    ``fill_missing_leads="zero"`` or a clear error naming the missing leads;
 2. NaN/Inf repair (``nan_policy``);
-3. resampling to ``fs`` with ``scipy.signal.resample_poly`` (polyphase, anti-aliased), then an
-   optional integer ``decimate`` factor (same filter; how long series without a sampling rate, such
-   as UCR's, are shortened);
+3. resampling to ``fs`` with ``scipy.signal.resample_poly`` (polyphase, anti-aliased), or of every
+   series to ``resize_to`` samples (rate-less series of different lengths), then an optional integer
+   ``decimate`` factor (same filter; how long series without a sampling rate, such as UCR's, are
+   shortened);
 4. band-pass / baseline-wander removal with a zero-phase ``scipy.signal`` SOS Butterworth filter;
 5. normalisation: per-record z-score, dataset statistics (fitted on the training split only, with
    scikit-learn's ``StandardScaler``), or none.
@@ -86,6 +87,13 @@ class PreprocessConfig:
             asked to (``SeriesDataModule(variable_length="pad")``): the network then sees where a
             shorter series ends (zero is the mean after normalisation), instead of pooling over its
             valid samples only, and every batch carries the same amount of padding.
+        resize_to: resample every series to this many samples before decimation (None = off;
+            ``scipy.signal.resample_poly`` with its anti-aliasing filter, the ends extended along their
+            trend so they do not droop). For rate-less series whose lengths differ because the same
+            shape was recorded at different speeds (a gesture drawn faster or slower): stretched to one
+            length, the same shape lands on the same samples. Rate-less data modules set it from the
+            longest training series when asked to (``SeriesDataModule(variable_length="resample")``).
+            Not with ``fs`` (a record with a sampling rate is resampled to the rate instead).
     """
 
     fs: float | None = None
@@ -101,6 +109,7 @@ class PreprocessConfig:
     derivative: bool = False
     position: bool = False
     pad_to: int | None = None
+    resize_to: int | None = None
 
     def __post_init__(self) -> None:
         if self.normalize not in get_args(NORMALIZE):
@@ -110,6 +119,10 @@ class PreprocessConfig:
         self.decimate = int(self.decimate)
         if self.pad_to is not None and (int(self.pad_to) != self.pad_to or self.pad_to < 1):
             raise ValueError(f"pad_to must be a positive integer or None, got {self.pad_to!r}")
+        if self.resize_to is not None and (int(self.resize_to) != self.resize_to or self.resize_to < 2):
+            raise ValueError(f"resize_to must be an integer >= 2 or None, got {self.resize_to!r}")
+        if self.resize_to is not None and self.fs is not None:
+            raise ValueError("resize_to and fs are exclusive: resize_to is for series without a sampling rate")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -183,6 +196,19 @@ def resample(x: np.ndarray, fs_in: float, fs_out: float) -> np.ndarray:
     return _resample_poly(x, ratio.numerator, ratio.denominator)
 
 
+def resize(x: np.ndarray, length: int) -> np.ndarray:
+    """``x`` resampled along the last axis to ``length`` samples (``scipy.signal.resample_poly``,
+    anti-aliased when shortening). The ends are extended along their linear trend (``padtype="line"``)
+    rather than with zeros, so a series that does not start or end at zero keeps its first and last
+    samples instead of drooping towards zero."""
+    t = x.shape[-1]
+    if t == length:
+        return x.astype(np.float32, copy=False)
+    if t == 1:  # one sample has no trend to follow: hold it
+        return np.repeat(x, length, axis=-1).astype(np.float32, copy=False)
+    return _resample_poly(x, length, t, padtype="line")
+
+
 def decimate(x: np.ndarray, factor: int) -> np.ndarray:
     """Keep every ``factor``-th sample after ``resample_poly``'s anti-aliasing filter; the output
     has ``ceil(T / factor)`` samples (never fewer than one)."""
@@ -202,13 +228,13 @@ def _antialias_taps(up: int, down: int, dtype: str) -> np.ndarray:
     return taps
 
 
-def _resample_poly(x: np.ndarray, up: int, down: int) -> np.ndarray:
+def _resample_poly(x: np.ndarray, up: int, down: int, padtype: str = "constant") -> np.ndarray:
     g = math.gcd(up, down)
     up, down = up // g, down // g
     if up == down == 1:  # e.g. 500 vs 500.0001 Hz: no resampling
         return x.astype(np.float32, copy=False)
     taps = _antialias_taps(up, down, np.dtype(x.dtype).name)
-    y = sps.resample_poly(x, up, down, axis=-1, window=taps)
+    y = sps.resample_poly(x, up, down, axis=-1, window=taps, padtype=padtype)
     return y.astype(np.float32, copy=False)
 
 
@@ -255,6 +281,8 @@ class Preprocessor:
         if cfg.fs is not None and cfg.fs != fs:
             x = resample(x, fs, cfg.fs)
             fs = cfg.fs
+        if cfg.resize_to is not None:
+            x = resize(x, cfg.resize_to)
         if cfg.decimate > 1:
             x = decimate(x, cfg.decimate)
             fs = fs / cfg.decimate

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..records import Record
-from ..transforms import PreprocessConfig
+from ..transforms import PreprocessConfig, resize
 from .base import DatasetInfo, SignalDataModule, Split
 
 
@@ -123,19 +123,24 @@ class SeriesDataModule(SignalDataModule):
             ends is visible, and BatchNorm sees the same padding in every batch. Equal-length sets are the same either
             way. Off in ``configs/ucr.yaml``: level with ``"mask"`` on the 9 variable-length UCR sets'
             TRAIN splits (BENCHMARKS.md, "Padding instead of masking").
+            ``"resample"``: every series is resampled (``scipy.signal.resample_poly``) to the length of
+            the longest training series before decimation (``PreprocessConfig.resize_to``, replayed by
+            ``classify``): a shape recorded faster or slower lands on the same samples, and the set
+            becomes an equal-length one (no padding, no masks). Where lengths differ only because
+            recordings were cut at different points, this distorts them instead.
     """
 
     def __init__(self, *, val_fraction: float = 0.0, max_length: int | None = None, keep_energy: float = 0.95,
                  batch_size: int | None = 32, phase_jitter: bool = False,
-                 variable_length: Literal["mask", "pad"] = "mask", **kwargs: Any) -> None:
+                 variable_length: Literal["mask", "pad", "resample"] = "mask", **kwargs: Any) -> None:
         if max_length is not None and max_length < 8:
             raise ValueError(f"max_length must be >= 8 samples (or None), got {max_length}")
         if not 0.0 <= keep_energy <= 1.0:
             raise ValueError(f"keep_energy must be in [0, 1], got {keep_energy}")
         if not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-        if variable_length not in ("mask", "pad"):
-            raise ValueError(f"variable_length must be 'mask' or 'pad', got {variable_length!r}")
+        if variable_length not in ("mask", "pad", "resample"):
+            raise ValueError(f"variable_length must be 'mask', 'pad' or 'resample', got {variable_length!r}")
         self.variable_length = variable_length
         self.val_fraction = val_fraction
         self.max_length = max_length
@@ -159,6 +164,14 @@ class SeriesDataModule(SignalDataModule):
         train_series = raw["TRAIN"][0]
         if self.auto_batch:
             self.batch_size = auto_batch_size(len(train_series))
+        if (self.variable_length == "resample" and self.preprocess.resize_to is None
+                and len({s.shape[-1] for s in train_series}) > 1):
+            self.preprocess = self.preprocess.replace(resize_to=max(s.shape[-1] for s in train_series))
+            self.__dict__.pop("preprocessor", None)
+        if self.preprocess.resize_to is not None:
+            # the decimation rule reads the spectrum of what will be decimated: the resized series
+            train_series = [resize(np.nan_to_num(np.asarray(s, dtype=np.float32)), self.preprocess.resize_to)
+                            for s in train_series]
         if self.max_length is not None and self.preprocess.decimate == 1:
             longest = max(s.shape[-1] for s in train_series)
             factor = -(-longest // self.max_length)  # ceil
