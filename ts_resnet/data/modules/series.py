@@ -170,11 +170,11 @@ class SeriesDataModule(SignalDataModule):
                 and len({s.shape[-1] for s in train_series}) > 1):
             self.preprocess = self.preprocess.replace(resize_to=max(s.shape[-1] for s in train_series))
             self.__dict__.pop("preprocessor", None)
-        if self.preprocess.resize_to is not None:
-            # the decimation rule reads the spectrum of what will be decimated: the resized series
-            train_series = [resize(np.nan_to_num(np.asarray(s, dtype=np.float32)), self.preprocess.resize_to)
-                            for s in train_series]
         if self.max_length is not None and self.preprocess.decimate == 1:
+            if self.preprocess.resize_to is not None:
+                # the decimation rule reads the spectrum of what will be decimated: the resized series
+                train_series = [resize(np.nan_to_num(np.asarray(s, dtype=np.float32)), self.preprocess.resize_to)
+                                for s in train_series]
             longest = max(s.shape[-1] for s in train_series)
             factor = -(-longest // self.max_length)  # ceil
             if factor > 1:
