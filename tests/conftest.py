@@ -9,8 +9,10 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TS_RESNET_SHARED_DATA", REPO.parent / "shared" / "data"))
 
-# Two cores in CI: keep torch from oversubscribing them when pytest runs subprocesses too.
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Two cores in CI: keep torch from oversubscribing them when pytest runs subprocesses too. Under
+# pytest-xdist the cores are shared by the workers, so each worker takes its share (at least one).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _WORKERS)))
 
 
 FIXTURES = REPO / "tests" / "data"
