@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import lightning.pytorch  # noqa: F401  (see the comment below)
 import pytest
 import torch
 
@@ -13,6 +14,13 @@ SHARED_DATA = Path(os.environ.get("TS_RESNET_SHARED_DATA", REPO.parent / "shared
 # pytest-xdist the cores are shared by the workers, so each worker takes its share (at least one).
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _WORKERS)))
+
+# Importing lightning.pytorch adds a StreamHandler bound to whatever sys.stderr is at that moment. The
+# package imports Lightning lazily (no work at import time), so without the import above the first
+# test to call the CLI under capsys bound Lightning's handler to that test's capture stream; once it
+# closed, every later Lightning log line in the same process printed a "--- Logging error ---"
+# traceback into the next test's stderr. Under pytest-xdist the order that triggers it is common
+# (`pytest -n 2 tests/test_cli_signature.py` failed every time).
 
 
 FIXTURES = REPO / "tests" / "data"
