@@ -11,12 +11,28 @@ percentage, and a 30-series set weighs less than a 180-series one. With ``--min-
 mean over sets of the change in accuracy, in points, so that a set of 7,200 series cannot outvote twenty
 small ones. ``--max-loss-points Q`` lets one set lose up to Q points or ``--max-loss`` series, whichever
 is more (a loss of "1 series" is 5 points on a 20-series set and 0.01 on Crop).
+
+    python examples/compare_cv.py base.json lld.json --null null.json --max-loss 1
+
+``--null NULL.json`` takes the bar from the screen's own spread instead of a number picked beforehand.
+NULL is the recipe itself re-run on the same folds with another training seed (``screen_parallel.py
+--arm "null=--seed_everything=1000"``): its per-set differences from the baseline are what two
+trainings differ by when nothing changed, which is what a candidate's differences are when it does
+not help. Their sum of squares estimates the variance of a noise-only total gain, s^2; the candidate
+must gain at least ``--null-z`` (2) times s / sqrt(draws), in series or (with ``--min-mean-gain``) in
+mean points, and never less than the fixed bar. A candidate that changes no more than the optimiser
+shares its baseline's seed (same start, same batches), which makes its differences smaller than the
+null's: the bar errs on the side of rejecting. Sessions 52-53 passed a candidate at +5 of 210 against
+a +2 bar that then lost 1.16 points on TEST; session 54 measured the null of that seven-set screen
+(BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+from collections import defaultdict
 from pathlib import Path
 
 
@@ -63,6 +79,35 @@ def compare(base: dict, cand: dict, *, min_gain: int, max_loss: int, min_mean_ga
     return per, gain, bool(per) and enough and no_big_loss
 
 
+def null_bar(base: dict, null: dict, keys: list[tuple], *, z: float, points: bool) -> tuple[float, float]:
+    """``(s, bar)`` from a recipe re-run (``null``) on the folds of ``keys``: ``s`` is the estimated
+    standard deviation of one draw's noise-only total gain (in series; with ``points``, of the mean over
+    sets in points), the square root of the summed per-set mean squared difference between the re-run
+    and the baseline; ``bar`` is ``z * s / sqrt(draws)``, for a gain averaged over ``draws`` fold draws.
+    Every key must be in the re-run: a bar from fewer sets than the candidate is judged on would be too
+    low."""
+    missing = sorted(f"{d} (seed {k})" for d, _, k in set(keys) - set(null))
+    if missing:
+        raise SystemExit(f"--null: the re-run has no row for {', '.join(missing)}; the bar needs every "
+                         "set and draw the candidate is judged on")
+    sq: dict[str, list[float]] = defaultdict(list)
+    for key in keys:
+        b, n = base[key], null[key]
+        if b["held_out"] != n["held_out"] or b.get("split") != n.get("split"):
+            raise SystemExit(f"--null: {key[0]} (seed {key[2]}) was not re-run on the same folds")
+        # benchmark_ucr.py trains at the draw's seed unless told otherwise; older rows lack train_seed.
+        if b.get("train_seed", b["seed"]) == n.get("train_seed", n["seed"]):
+            raise SystemExit(f"--null: {key[0]} (seed {key[2]}): the re-run used the baseline's training seed, "
+                             "so it repeats the baseline and shows no spread; re-run it with "
+                             "'-- --seed_everything=N' for another N")
+        d = correct(n) - correct(b)
+        sq[key[0]].append((100.0 * d / b["held_out"]) ** 2 if points else float(d * d))
+    draws = len({k[2] for k in keys})
+    var = sum(sum(v) / len(v) for v in sq.values())
+    s = math.sqrt(var) / (len(sq) if points else 1)
+    return s, z * s / math.sqrt(draws) if draws else 0.0
+
+
 def mean_points(per: list[tuple]) -> float:
     """Mean over sets of the change in held-out accuracy, in percentage points."""
     return sum(100.0 * (c - b) / n for _, b, c, n in per) / len(per) if per else 0.0
@@ -78,13 +123,30 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[int, bool]]:
                    help="judge the gain as the mean change in accuracy over sets, in points, instead of series")
     p.add_argument("--max-loss-points", type=float, default=0.0,
                    help="a set may also lose this many points of accuracy, if that is more than --max-loss series")
+    p.add_argument("--null", type=Path, default=None,
+                   help="the recipe re-run on the same folds with another training seed: the bar becomes "
+                        "--null-z times the spread of its differences from the baseline (never below the fixed bar)")
+    p.add_argument("--null-z", type=float, default=2.0, help="how many noise standard deviations the gain must clear")
     args = p.parse_args(argv)
     base = load_rows(args.baseline)
+    null = load_rows(args.null) if args.null else None
     verdicts = {}
     for path in args.candidates:
         cand = load_rows(path)
-        per, gain, ok = compare(base, cand, min_gain=args.min_gain, max_loss=args.max_loss,
-                                min_mean_gain=args.min_mean_gain, max_loss_points=args.max_loss_points)
+        min_gain, min_mean_gain, spread = args.min_gain, args.min_mean_gain, ""
+        if null is not None:
+            keys = sorted(set(base) & set(cand))
+            draws = max(1, len({k[2] for k in keys}))
+            s, bar = null_bar(base, null, keys, z=args.null_z, points=min_mean_gain is not None)
+            if min_mean_gain is None:
+                # The gain is summed over every draw; the bar is per draw, so it scales with the draws.
+                min_gain = max(min_gain, math.ceil(bar * draws - 1e-9))
+                spread = f"null s = {s:.2f} series a draw over {draws} draw(s): bar {min_gain} series; "
+            else:
+                min_mean_gain = max(min_mean_gain, bar)
+                spread = f"null s = {s:.2f} points over {draws} draw(s): bar {min_mean_gain:.2f} points; "
+        per, gain, ok = compare(base, cand, min_gain=min_gain, max_loss=args.max_loss,
+                                min_mean_gain=min_mean_gain, max_loss_points=args.max_loss_points)
         print(f"== {path.name} against {args.baseline.name}")
         for (dataset, method, seed), b, c, n in per:
             print(f"  {dataset:<24} {method:<10} seed {seed}: {b:>4} -> {c:>4} of {n:<5} ({c - b:+d}; "
@@ -94,8 +156,8 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[int, bool]]:
         missing = sorted(f"{d} ({m}, seed {s})" for d, m, s in set(base) - set(cand))
         if missing:  # an unfinished run is judged on fewer sets: say so beside the verdict
             print(f"  not in {path.name}: {', '.join(missing)}")
-        need = (f"mean gain >= {args.min_mean_gain:g} points" if args.min_mean_gain is not None
-                else f"gain >= {args.min_gain}")
+        need = spread + (f"mean gain >= {min_mean_gain:g} points" if min_mean_gain is not None
+                         else f"gain >= {min_gain}")
         loss = f"-{args.max_loss}" + (f" series or -{args.max_loss_points:g} points" if args.max_loss_points else "")
         print(f"  total {gain:+d} series, mean {mean_points(per):+.2f} points over {len(per)} sets; "
               f"rule ({need}, no set below {loss}): {'passes' if ok else 'fails'}")

@@ -127,9 +127,10 @@ def test_benchmark_ucr(tmp_path, scratch):
     rows = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "ucr.json"),
                        "--", "--trainer.max_steps=2", "--model.arch_options.stem_filters=true",
                        "--model.mixup_alpha=0.4", "--model.cutmix_alpha=1.0", "--model.lr=0.001",
-                       "--trainer.accelerator=cpu"])
+                       "--trainer.accelerator=cpu", "--seed_everything=7"])
     r = rows[0]
     assert r["dataset"] == "ItalyPowerDemand" and 0 <= r["acc"] <= 100 and r["split"] == "test"
+    assert r["seed"] == 0 and r["train_seed"] == 7  # the override, apart from the run's --seeds
     assert r["arch_options"] == {"stem_filters": True}  # what the candidate was, in the row
     assert r["mixup_alpha"] == 0.4 and r["cutmix_alpha"] == 1.0
     assert r["lr"] == 0.001 and r["weight_decay"] == 0.05 and r["device"] == "cpu"  # the recipe's wd kept
@@ -520,6 +521,53 @@ def test_compare_cv_counts_series_and_applies_the_rule(tmp_path, capsys):
         cmp.main([str(test_only), str(up)])
     with pytest.raises(SystemExit, match="not a benchmark_ucr.py --json file"):
         cmp.main([str(tmp_path / "missing.json"), str(up)])
+
+
+def test_compare_cv_takes_its_bar_from_a_recipe_re_run(tmp_path, capsys):
+    """--null: the recipe re-run with another training seed moved ArrowHead +2 and OliveOil -1, so a
+    noise-only total has s = sqrt(4 + 1) = 2.24 series and the bar is 2 s = 4.47 -> 5 series: +3 passes
+    the fixed bar of 2 and fails this one, +5 passes both. In mean points s is sqrt(5.56^2 + 3.33^2) / 2
+    = 3.24 and the bar 6.48 points."""
+    cmp = load("compare_cv")
+
+    def write(name, arrow, olive, train_seed=None):
+        rows = [_cv_row("ArrowHead", arrow / 36 * 100, 36), _cv_row("OliveOil", olive / 30 * 100, 30)]
+        if train_seed is not None:
+            rows = [{**r, "train_seed": train_seed} for r in rows]
+        (tmp_path / name).write_text(json.dumps(rows))
+        return str(tmp_path / name)
+
+    base, null = write("base.json", 30, 24), write("null.json", 32, 23, train_seed=1000)
+    small, big = write("small.json", 32, 25), write("big.json", 33, 26)
+    assert cmp.main([base, small, big]) == {"small.json": (3, True), "big.json": (5, True)}
+    capsys.readouterr()
+    assert cmp.main([base, small, big, "--null", null]) == {"small.json": (3, False), "big.json": (5, True)}
+    out = capsys.readouterr().out
+    assert "null s = 2.24 series a draw over 1 draw(s): bar 5 series" in out
+    # A looser z gives a lower bar (2.24 -> 3 series), never below the fixed one.
+    assert cmp.main([base, small, "--null", null, "--null-z", "1"]) == {"small.json": (3, True)}
+    assert cmp.main([base, small, "--null", null, "--null-z", "0.1", "--min-gain", "4"]) == {"small.json": (3, False)}
+    capsys.readouterr()
+    # Mean points: small is +5.56 and +3.33 (mean 4.44), big +8.33 and +6.67 (mean 7.50).
+    assert cmp.main([base, small, big, "--null", null, "--min-mean-gain", "0"]) == {
+        "small.json": (3, False), "big.json": (5, True)}
+    assert "null s = 3.24 points over 1 draw(s): bar 6.48 points" in capsys.readouterr().out
+
+    # A re-run with the baseline's own training seed repeats it and shows no spread: refused, whether the
+    # rows record the seed (benchmark_ucr.py's train_seed) or only the draw it defaults to.
+    (tmp_path / "same.json").write_text(json.dumps([{**_cv_row("ArrowHead", 80.0, 36), "train_seed": 0},
+                                                    _cv_row("OliveOil", 80.0, 30)]))
+    with pytest.raises(SystemExit, match="ArrowHead .seed 0.: the re-run used the baseline's training seed"):
+        cmp.main([base, big, "--null", str(tmp_path / "same.json")])
+
+    # A re-run that lacks a set, or was made on other folds, cannot set the bar.
+    (tmp_path / "short.json").write_text(json.dumps([_cv_row("ArrowHead", 80.0, 36)]))
+    with pytest.raises(SystemExit, match=r"no row for OliveOil \(seed 0\)"):
+        cmp.main([base, big, "--null", str(tmp_path / "short.json")])
+    (tmp_path / "other.json").write_text(json.dumps([{**_cv_row("ArrowHead", 80.0, 36), "split": "dev-cv3"},
+                                                     _cv_row("OliveOil", 80.0, 30)]))
+    with pytest.raises(SystemExit, match="ArrowHead .seed 0. was not re-run on the same folds"):
+        cmp.main([base, big, "--null", str(tmp_path / "other.json")])
 
 
 def test_heldout_ucr_lays_wheel_sets_out_for_the_benchmark(tmp_path, capsys):
