@@ -106,7 +106,13 @@ def _run_fields(cli) -> dict:
             "cutmix_alpha": cli.model.hparams.get("cutmix_alpha", 0.0),
             "sam_rho": cli.model.hparams.get("sam_rho", 0.0),
             "lr": cli.model.hparams.get("lr"), "weight_decay": cli.model.hparams.get("weight_decay"),
-            "device": cli.trainer.strategy.root_device.type}
+            "device": cli.trainer.strategy.root_device.type, "torch": _torch_version()}
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
 
 
 def machine_probe(repeats: int = 3) -> float:

@@ -22,7 +22,10 @@ not help. Their sum of squares estimates the variance of a noise-only total gain
 must gain at least ``--null-z`` (2) times s / sqrt(draws), in series or (with ``--min-mean-gain``) in
 mean points, and never less than the fixed bar. A candidate that changes no more than the optimiser
 shares its baseline's seed (same start, same batches), which makes its differences smaller than the
-null's: the bar errs on the side of rejecting. Sessions 52-53 passed a candidate at +5 of 210 against
+null's: the bar errs on the side of rejecting. The three must be trained side by side, in one
+environment: against counts stored by an earlier session, session 54's re-run of the recipe itself
+gained as much as the candidate they had passed (rows that record different torch versions or devices
+are refused with ``--null`` and flagged without it). Sessions 52-53 passed a candidate at +5 of 210 against
 a +2 bar that then lost 1.16 points on TEST; session 54 measured the null of that seven-set screen
 (BENCHMARKS.md).
 """
@@ -77,6 +80,15 @@ def compare(base: dict, cand: dict, *, min_gain: int, max_loss: int, min_mean_ga
     no_big_loss = all(c - b >= -a for (_, b, c, _), a in zip(per, allowed))
     enough = gain >= min_gain if min_mean_gain is None else mean_points(per) >= min_mean_gain
     return per, gain, bool(per) and enough and no_big_loss
+
+
+def environments(*runs: dict, keys: list[tuple]) -> set[tuple]:
+    """The (torch version, device) pairs the rows of ``keys`` were trained under, where recorded. A fit
+    repeats bit for bit on one machine and version, not between them, so rows from two environments
+    differ by more than what was changed (session 54: the recipe re-run today was +5 of 210 against its
+    stored counts, as much as the candidate those counts had passed)."""
+    return {(r[k].get("torch"), r[k].get("device")) for r in runs for k in keys
+            if k in r and r[k].get("torch") is not None}
 
 
 def null_bar(base: dict, null: dict, keys: list[tuple], *, z: float, points: bool) -> tuple[float, float]:
@@ -137,6 +149,10 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[int, bool]]:
         if null is not None:
             keys = sorted(set(base) & set(cand))
             draws = max(1, len({k[2] for k in keys}))
+            if len(envs := environments(base, cand, null, keys=keys)) > 1:
+                raise SystemExit(f"--null: the baseline, {path.name} and the re-run were trained under different "
+                                 f"environments {sorted(map(str, envs))}; the spread of a re-run says nothing "
+                                 "about a shift between them. Run all three side by side (screen_parallel.py).")
             s, bar = null_bar(base, null, keys, z=args.null_z, points=min_mean_gain is not None)
             if min_mean_gain is None:
                 # The gain is summed over every draw; the bar is per draw, so it scales with the draws.
@@ -154,6 +170,9 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[int, bool]]:
         if not per:
             print("  no (data set, method, seed) in common with the baseline")
         missing = sorted(f"{d} ({m}, seed {s})" for d, m, s in set(base) - set(cand))
+        if len(envs := environments(base, cand, keys=[k for k, *_ in per])) > 1:
+            print(f"  note: trained under different environments {sorted(map(str, envs))}; a fit does not "
+                  "repeat between them, so part of any difference is the environment")
         if missing:  # an unfinished run is judged on fewer sets: say so beside the verdict
             print(f"  not in {path.name}: {', '.join(missing)}")
         need = spread + (f"mean gain >= {min_mean_gain:g} points" if min_mean_gain is not None

@@ -134,6 +134,9 @@ def test_benchmark_ucr(tmp_path, scratch):
     assert r["arch_options"] == {"stem_filters": True}  # what the candidate was, in the row
     assert r["mixup_alpha"] == 0.4 and r["cutmix_alpha"] == 1.0
     assert r["lr"] == 0.001 and r["weight_decay"] == 0.05 and r["device"] == "cpu"  # the recipe's wd kept
+    import torch
+
+    assert r["torch"] == torch.__version__  # a fit repeats within one version, not between versions
     assert r["normalize"] == "zscore"  # z-normalised set: the level-channel rule does not fire
     # 3 x 2 steps: the recipe's StepBudget lengthens the run (200 epochs wanted, capped at 3 x max_steps)
     assert r["steps"] == 6 and r["cpu_s"] > 0 and r["batch_size"] == 16
@@ -559,6 +562,17 @@ def test_compare_cv_takes_its_bar_from_a_recipe_re_run(tmp_path, capsys):
                                                     _cv_row("OliveOil", 80.0, 30)]))
     with pytest.raises(SystemExit, match="ArrowHead .seed 0.: the re-run used the baseline's training seed"):
         cmp.main([base, big, "--null", str(tmp_path / "same.json")])
+
+    # Rows trained under another torch version cannot be judged against this re-run's spread; without
+    # --null the comparison still runs and says so.
+    (tmp_path / "older.json").write_text(json.dumps([{**json.loads(Path(null).read_text())[0], "torch": "2.0.0"},
+                                                     {**json.loads(Path(null).read_text())[1], "torch": "2.0.0"}]))
+    (tmp_path / "newer.json").write_text(json.dumps([{**r, "torch": "2.9.0"} for r in json.loads(Path(big).read_text())]))
+    with pytest.raises(SystemExit, match="different environments"):
+        cmp.main([base, str(tmp_path / "newer.json"), "--null", str(tmp_path / "older.json")])
+    capsys.readouterr()
+    assert cmp.main([str(tmp_path / "older.json"), str(tmp_path / "newer.json")]) == {"newer.json": (4, True)}
+    assert "note: trained under different environments" in capsys.readouterr().out
 
     # A re-run that lacks a set, or was made on other folds, cannot set the bar.
     (tmp_path / "short.json").write_text(json.dumps([_cv_row("ArrowHead", 80.0, 36)]))
