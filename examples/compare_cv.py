@@ -24,8 +24,8 @@ mean points, and never less than the fixed bar. A candidate that changes no more
 shares its baseline's seed (same start, same batches), which makes its differences smaller than the
 null's: the bar errs on the side of rejecting. The three must be trained side by side, in one
 environment: against counts stored by an earlier session, session 54's re-run of the recipe itself
-gained as much as the candidate they had passed (rows that record different torch versions or devices
-are refused with ``--null`` and flagged without it). Sessions 52-53 passed a candidate at +5 of 210 against
+gained as much as the candidate they had passed (rows that record different torch versions or devices,
+or none beside rows that do, are refused with ``--null`` and flagged without it). Sessions 52-53 passed a candidate at +5 of 210 against
 a +2 bar that then lost 1.16 points on TEST; session 54 measured the null of that seven-set screen
 (BENCHMARKS.md).
 """
@@ -83,12 +83,12 @@ def compare(base: dict, cand: dict, *, min_gain: int, max_loss: int, min_mean_ga
 
 
 def environments(*runs: dict, keys: list[tuple]) -> set[tuple]:
-    """The (torch version, device) pairs the rows of ``keys`` were trained under, where recorded. A fit
-    repeats bit for bit on one machine and version, not between them, so rows from two environments
-    differ by more than what was changed (session 54: the recipe re-run today was +5 of 210 against its
-    stored counts, as much as the candidate those counts had passed)."""
-    return {(r[k].get("torch"), r[k].get("device")) for r in runs for k in keys
-            if k in r and r[k].get("torch") is not None}
+    """The (torch version, device) pairs the rows of ``keys`` were trained under; rows from before
+    benchmark_ucr.py recorded the version count as an unknown one of their own. A fit repeats bit for
+    bit on one machine and version, not between them, so rows from two environments differ by more than
+    what was changed (session 54: the recipe re-run today was +5 of 210 against counts stored in
+    session 39, which recorded no version, as much as the candidate those counts had passed)."""
+    return {(r[k].get("torch"), r[k].get("device")) for r in runs for k in keys if k in r}
 
 
 def null_bar(base: dict, null: dict, keys: list[tuple], *, z: float, points: bool) -> tuple[float, float]:
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[int, bool]]:
                   "repeat between them, so part of any difference is the environment")
         if missing:  # an unfinished run is judged on fewer sets: say so beside the verdict
             print(f"  not in {path.name}: {', '.join(missing)}")
-        need = spread + (f"mean gain >= {min_mean_gain:g} points" if min_mean_gain is not None
+        need = spread + (f"mean gain >= {min_mean_gain:.3g} points" if min_mean_gain is not None
                          else f"gain >= {min_gain}")
         loss = f"-{args.max_loss}" + (f" series or -{args.max_loss_points:g} points" if args.max_loss_points else "")
         print(f"  total {gain:+d} series, mean {mean_points(per):+.2f} points over {len(per)} sets; "

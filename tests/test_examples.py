@@ -570,6 +570,8 @@ def test_compare_cv_takes_its_bar_from_a_recipe_re_run(tmp_path, capsys):
     (tmp_path / "newer.json").write_text(json.dumps([{**r, "torch": "2.9.0"} for r in json.loads(Path(big).read_text())]))
     with pytest.raises(SystemExit, match="different environments"):
         cmp.main([base, str(tmp_path / "newer.json"), "--null", str(tmp_path / "older.json")])
+    with pytest.raises(SystemExit, match="different environments"):  # a baseline that recorded none
+        cmp.main([base, str(tmp_path / "newer.json"), "--null", null])
     capsys.readouterr()
     assert cmp.main([str(tmp_path / "older.json"), str(tmp_path / "newer.json")]) == {"newer.json": (4, True)}
     assert "note: trained under different environments" in capsys.readouterr().out
