@@ -98,7 +98,8 @@ def _run_fields(cli) -> dict:
     # The training seed apart from the row's "seed" (the fold draw under --dev-folds): an override such
     # as "-- --seed_everything=1000" re-runs the recipe on the same folds, compare_cv.py's --null.
     config = cli.config[cli.subcommand] if cli.subcommand else cli.config
-    return {"train_seed": config.get("seed_everything"), "steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch, "batch_size": dm.batch_size,
+    return {"train_seed": config.get("seed_everything"),
+            "steps": cli.trainer.global_step, "epochs": cli.trainer.current_epoch, "batch_size": dm.batch_size,
             "drop_last": dm.drop_last, "decimate": dm.preprocess.decimate,
             "normalize": dm.preprocess.normalize,  # "zscore_level" where the level-channel rule fired
             "arch": cli.model.hparams.get("arch"), "arch_options": cli.model.hparams.get("arch_options") or {},

@@ -565,9 +565,9 @@ def test_compare_cv_takes_its_bar_from_a_recipe_re_run(tmp_path, capsys):
 
     # Rows trained under another torch version cannot be judged against this re-run's spread; without
     # --null the comparison still runs and says so.
-    (tmp_path / "older.json").write_text(json.dumps([{**json.loads(Path(null).read_text())[0], "torch": "2.0.0"},
-                                                     {**json.loads(Path(null).read_text())[1], "torch": "2.0.0"}]))
-    (tmp_path / "newer.json").write_text(json.dumps([{**r, "torch": "2.9.0"} for r in json.loads(Path(big).read_text())]))
+    for name, src, version in (("older.json", null, "2.0.0"), ("newer.json", big, "2.9.0")):
+        rows = [{**r, "torch": version} for r in json.loads(Path(src).read_text())]
+        (tmp_path / name).write_text(json.dumps(rows))
     with pytest.raises(SystemExit, match="different environments"):
         cmp.main([base, str(tmp_path / "newer.json"), "--null", str(tmp_path / "older.json")])
     with pytest.raises(SystemExit, match="different environments"):  # a baseline that recorded none
