@@ -94,6 +94,8 @@ def _run_fields(cli) -> dict:
     network and optimiser options set on top of the preset, so that rows of different candidates cannot
     be mixed up, and the device it trained on: a fit repeats bit for bit on one machine, not between a
     CPU and a GPU)."""
+    import torch
+
     dm = cli.datamodule
     # The training seed apart from the row's "seed" (the fold draw under --dev-folds): an override such
     # as "-- --seed_everything=1000" re-runs the recipe on the same folds, compare_cv.py's --null.
@@ -107,13 +109,7 @@ def _run_fields(cli) -> dict:
             "cutmix_alpha": cli.model.hparams.get("cutmix_alpha", 0.0),
             "sam_rho": cli.model.hparams.get("sam_rho", 0.0),
             "lr": cli.model.hparams.get("lr"), "weight_decay": cli.model.hparams.get("weight_decay"),
-            "device": cli.trainer.strategy.root_device.type, "torch": _torch_version()}
-
-
-def _torch_version() -> str:
-    import torch
-
-    return torch.__version__
+            "device": cli.trainer.strategy.root_device.type, "torch": torch.__version__}
 
 
 def machine_probe(repeats: int = 3) -> float:

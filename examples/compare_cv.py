@@ -24,10 +24,10 @@ mean points, and never less than the fixed bar. A candidate that changes no more
 shares its baseline's seed (same start, same batches), which makes its differences smaller than the
 null's: the bar errs on the side of rejecting. The three must be trained side by side, in one
 environment: against counts stored by an earlier session, session 54's re-run of the recipe itself
-gained as much as the candidate they had passed (rows that record different torch versions or devices,
-or none beside rows that do, are refused with ``--null`` and flagged without it). Sessions 52-53 passed a candidate at +5 of 210 against
-a +2 bar that then lost 1.16 points on TEST; session 54 measured the null of that seven-set screen
-(BENCHMARKS.md).
+gained as much as the candidate they had passed (rows that record different torch versions or
+devices, or none beside rows that do, are refused with ``--null`` and flagged without it). Sessions
+52-53 passed a candidate at +5 of 210 against a +2 bar that then lost 1.16 points on TEST; session 54
+measured the null of that seven-set screen (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -60,6 +60,13 @@ def correct(row: dict) -> int:
     return round(row["acc"] * row["held_out"] / 100.0)
 
 
+def same_folds(a: dict, b: dict) -> bool:
+    """Whether two rows were scored on the same folds. Every K holds out all of TRAIN once, so the series
+    count alone cannot tell 3 folds from 5: the split names it (rows from before it was recorded have
+    none)."""
+    return a["held_out"] == b["held_out"] and len({row.get("split") for row in (a, b)} - {None}) <= 1
+
+
 def compare(base: dict, cand: dict, *, min_gain: int, max_loss: int, min_mean_gain: float | None = None,
             max_loss_points: float = 0.0) -> tuple[list[tuple], int, bool]:
     """Per shared key ``(key, base correct, candidate correct, held out)``, the summed gain in series, and
@@ -69,9 +76,7 @@ def compare(base: dict, cand: dict, *, min_gain: int, max_loss: int, min_mean_ga
     shared = sorted(set(base) & set(cand))
     for key in shared:
         b, c = base[key], cand[key]
-        splits = {row.get("split") for row in (b, c)} - {None}
-        if b["held_out"] != c["held_out"] or len(splits) > 1:
-            # Every K holds out all of TRAIN once, so the series count alone cannot tell 3 folds from 5.
+        if not same_folds(b, c):
             raise SystemExit(f"{key[0]} (seed {key[2]}): {b['held_out']} held-out series ({b.get('split')}) vs "
                              f"{c['held_out']} ({c.get('split')}) - not the same folds")
     per = [(k, correct(base[k]), correct(cand[k]), base[k]["held_out"]) for k in shared]
@@ -91,8 +96,8 @@ def environments(*runs: dict, keys: list[tuple]) -> set[tuple]:
     return {(r[k].get("torch"), r[k].get("device")) for r in runs for k in keys if k in r}
 
 
-def null_bar(base: dict, null: dict, keys: list[tuple], *, z: float, points: bool) -> tuple[float, float]:
-    """``(s, bar)`` from a recipe re-run (``null``) on the folds of ``keys``: ``s`` is the estimated
+def null_bar(base: dict, null: dict, keys: list[tuple], *, z: float, points: bool) -> tuple[float, float, int]:
+    """``(s, bar, draws)`` from a recipe re-run (``null``) on the folds of ``keys``: ``s`` is the estimated
     standard deviation of one draw's noise-only total gain (in series; with ``points``, of the mean over
     sets in points), the square root of the summed per-set mean squared difference between the re-run
     and the baseline; ``bar`` is ``z * s / sqrt(draws)``, for a gain averaged over ``draws`` fold draws.
@@ -105,7 +110,7 @@ def null_bar(base: dict, null: dict, keys: list[tuple], *, z: float, points: boo
     sq: dict[str, list[float]] = defaultdict(list)
     for key in keys:
         b, n = base[key], null[key]
-        if b["held_out"] != n["held_out"] or b.get("split") != n.get("split"):
+        if not same_folds(b, n):
             raise SystemExit(f"--null: {key[0]} (seed {key[2]}) was not re-run on the same folds")
         # benchmark_ucr.py trains at the draw's seed unless told otherwise; older rows lack train_seed.
         if b.get("train_seed", b["seed"]) == n.get("train_seed", n["seed"]):
@@ -114,10 +119,10 @@ def null_bar(base: dict, null: dict, keys: list[tuple], *, z: float, points: boo
                              "'-- --seed_everything=N' for another N")
         d = correct(n) - correct(b)
         sq[key[0]].append((100.0 * d / b["held_out"]) ** 2 if points else float(d * d))
-    draws = len({k[2] for k in keys})
+    draws = max(1, len({k[2] for k in keys}))
     var = sum(sum(v) / len(v) for v in sq.values())
-    s = math.sqrt(var) / (len(sq) if points else 1)
-    return s, z * s / math.sqrt(draws) if draws else 0.0
+    s = math.sqrt(var) / (len(sq) if points else 1) if sq else 0.0
+    return s, z * s / math.sqrt(draws), draws
 
 
 def mean_points(per: list[tuple]) -> float:
@@ -148,12 +153,11 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[int, bool]]:
         min_gain, min_mean_gain, spread = args.min_gain, args.min_mean_gain, ""
         if null is not None:
             keys = sorted(set(base) & set(cand))
-            draws = max(1, len({k[2] for k in keys}))
             if len(envs := environments(base, cand, null, keys=keys)) > 1:
                 raise SystemExit(f"--null: the baseline, {path.name} and the re-run were trained under different "
                                  f"environments {sorted(map(str, envs))}; the spread of a re-run says nothing "
                                  "about a shift between them. Run all three side by side (screen_parallel.py).")
-            s, bar = null_bar(base, null, keys, z=args.null_z, points=min_mean_gain is not None)
+            s, bar, draws = null_bar(base, null, keys, z=args.null_z, points=min_mean_gain is not None)
             if min_mean_gain is None:
                 # The gain is summed over every draw; the bar is per draw, so it scales with the draws.
                 min_gain = max(min_gain, math.ceil(bar * draws - 1e-9))
