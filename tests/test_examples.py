@@ -546,7 +546,7 @@ def test_compare_cv_takes_its_bar_from_a_recipe_re_run(tmp_path, capsys):
     capsys.readouterr()
     assert cmp.main([base, small, big, "--null", null]) == {"small.json": (3, False), "big.json": (5, True)}
     out = capsys.readouterr().out
-    assert "null s = 2.24 series a draw over 1 draw(s): bar 5 series" in out
+    assert "null s = 2.24 series a draw (sets 2.24, totals 1.00; 1 re-run(s)) over 1 draw(s): bar 5 series" in out
     # A looser z gives a lower bar (2.24 -> 3 series), never below the fixed one.
     assert cmp.main([base, small, "--null", null, "--null-z", "1"]) == {"small.json": (3, True)}
     assert cmp.main([base, small, "--null", null, "--null-z", "0.1", "--min-gain", "4"]) == {"small.json": (3, False)}
@@ -554,7 +554,8 @@ def test_compare_cv_takes_its_bar_from_a_recipe_re_run(tmp_path, capsys):
     # Mean points: small is +5.56 and +3.33 (mean 4.44), big +8.33 and +6.67 (mean 7.50).
     assert cmp.main([base, small, big, "--null", null, "--min-mean-gain", "0"]) == {
         "small.json": (3, False), "big.json": (5, True)}
-    assert "null s = 3.24 points over 1 draw(s): bar 6.48 points" in capsys.readouterr().out
+    assert "null s = 3.24 points (sets 3.24, totals 1.11; 1 re-run(s)) over 1 draw(s): bar 6.48 points" in (
+        capsys.readouterr().out)
 
     # A re-run with the baseline's own training seed repeats it and shows no spread: refused, whether the
     # rows record the seed (benchmark_ucr.py's train_seed) or only the draw it defaults to.
@@ -584,6 +585,37 @@ def test_compare_cv_takes_its_bar_from_a_recipe_re_run(tmp_path, capsys):
                                                      _cv_row("OliveOil", 80.0, 30)]))
     with pytest.raises(SystemExit, match="ArrowHead .seed 0. was not re-run on the same folds"):
         cmp.main([base, big, "--null", str(tmp_path / "other.json")])
+
+
+def test_compare_cv_bar_counts_a_re_run_that_moves_every_set(tmp_path, capsys):
+    """A re-run at seed 1000 that is up two series on both sets (as session 55's was up on six of seven):
+    the per-set estimate sqrt(4 + 4) = 2.83 would put the bar at 5.66 -> 6 series and pass a +7
+    candidate, but the re-run's own total is +4, so s = 4 and the bar 8. A second re-run (seed 2000: -1
+    and 0) brings the per-set estimate to sqrt((4 + 1) / 2 + (4 + 0) / 2) = 2.12 and the whole-run one to
+    sqrt((16 + 1) / 2) = 2.92: bar 5.83 -> 6, which +7 clears. In mean points the first re-run is +5.56
+    and +6.67: s = max(sqrt(5.56^2 + 6.67^2) / 2, 6.11) = 6.11 and the bar 12.22 points."""
+    cmp = load("compare_cv")
+
+    def write(name, arrow, olive, train_seed):
+        rows = [{**_cv_row("ArrowHead", arrow / 36 * 100, 36), "train_seed": train_seed},
+                {**_cv_row("OliveOil", olive / 30 * 100, 30), "train_seed": train_seed}]
+        (tmp_path / name).write_text(json.dumps(rows))
+        return str(tmp_path / name)
+
+    base, cand = write("base.json", 30, 24, 0), write("cand.json", 34, 27, 0)
+    s1000, s2000 = write("s1000.json", 32, 26, 1000), write("s2000.json", 29, 24, 2000)
+    assert cmp.main([base, cand, s1000, "--null", s1000]) == {"cand.json": (7, False), "s1000.json": (4, False)}
+    assert "null s = 4.00 series a draw (sets 2.83, totals 4.00; 1 re-run(s)) over 1 draw(s): bar 8 series" in (
+        capsys.readouterr().out)
+    assert cmp.main([base, cand, "--null", s1000, s2000]) == {"cand.json": (7, True)}
+    assert "null s = 2.92 series a draw (sets 2.12, totals 2.92; 2 re-run(s)) over 1 draw(s): bar 6 series" in (
+        capsys.readouterr().out)
+    assert cmp.main([base, cand, "--null", s1000, "--min-mean-gain", "0"]) == {"cand.json": (7, False)}
+    assert "null s = 6.11 points (sets 4.34, totals 6.11; 1 re-run(s)) over 1 draw(s): bar 12.22 points" in (
+        capsys.readouterr().out)
+    # The same re-run given twice would count one spread as two.
+    with pytest.raises(SystemExit, match=r"two re-runs were trained at the same seed \(\[1000, 1000\]\)"):
+        cmp.main([base, cand, "--null", s1000, s1000])
 
 
 def test_heldout_ucr_lays_wheel_sets_out_for_the_benchmark(tmp_path, capsys):
