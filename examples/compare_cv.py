@@ -104,8 +104,8 @@ def environments(*runs: dict, keys: list[tuple]) -> set[tuple]:
 def null_bar(base: dict, nulls: list[dict], keys: list[tuple], *, points: bool) -> tuple[float, float, float, int]:
     """``(s, s_sets, s_totals, draws)`` from re-runs of the recipe (``nulls``, one dict of rows per training
     seed) on the folds of ``keys``; a gain averaged over ``draws`` fold draws must clear z * s / sqrt(draws).
-    ``s`` estimates the standard deviation of one draw's noise-only total gain
-    (in series; with ``points``, of the mean over sets in points), the larger of two estimates:
+    ``s`` estimates the standard deviation of one draw's noise-only total gain (in series; with
+    ``points``, of the mean over sets in points) as the larger of two estimates:
 
     - ``s_sets``: the square root of the summed per-set mean squared difference from the baseline. It
       assumes the sets move independently of one another.
@@ -114,8 +114,9 @@ def null_bar(base: dict, nulls: list[dict], keys: list[tuple], *, points: bool) 
 
     Both are needed because the sets of one run need not move independently: in session 55 the recipe
     at seed 1000 was above the recipe at seed 0 on six of the seven sets and level on the seventh, +8 in
-    all against s_sets = 3.46, so the re-run passed the bar taken from its own per-set differences. Every key must be in every re-run: a bar from fewer sets than the candidate is
-    judged on would be too low."""
+    all against s_sets = 3.46, so the re-run passed the bar taken from its own per-set differences.
+    Every key must be in every re-run: a bar from fewer sets than the candidate is judged on would be
+    too low."""
     for key in keys:
         seeds = [n[key].get("train_seed", n[key]["seed"]) for n in nulls if key in n]
         if len(seeds) != len(set(seeds)):
