@@ -30,9 +30,9 @@ Why both estimates: the sets of one run need not move independently. On the seve
 sessions 52-55 (BENCHMARKS.md, "The fold screen's own spread") the recipe at seed 1000 was +8 of 210
 above the recipe at seed 0 trained beside it, one series up or two on six sets and level on the
 seventh; the per-set estimate from those very differences is 3.46, so the re-run cleared a 2 s bar of 7
-series set from itself. The whole-run estimate is 8 and the bar 16: on one draw of seven small sets
-that screen cannot see a gain below about 8% of the held-out series. More draws and more re-run seeds
-are what lower it.
+series set from itself. The whole-run estimate is 8 and the bar 16; with a second re-run (seed 2000,
+185 against the baseline's 186) it is 5.70 and the bar 12: on one draw of seven small sets that screen
+cannot see a gain below about 6% of the held-out series. More draws and more re-run seeds lower it.
 """
 
 from __future__ import annotations
