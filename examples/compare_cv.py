@@ -1,16 +1,21 @@
 """Held-out series gained or lost by recipe candidates against a baseline, from ``benchmark_ucr.py
---dev-folds K --json`` files, with a pass/fail line for an adoption rule stated before the folds are
-read (the protocol in BENCHMARKS.md: choices are made on TRAIN, never on TEST).
+--dev-folds K --json`` (or ``--dev-val F --json``) files, with a pass/fail line for an adoption rule
+stated before the folds are read (the protocol in BENCHMARKS.md: choices are made on TRAIN, never on TEST).
 
     python examples/compare_cv.py base.json bs8.json steps2000.json --min-gain 2 --max-loss 1
     python examples/compare_cv.py base.json level.json --min-mean-gain 0.5 --max-loss 1 --max-loss-points 2
+    python examples/compare_cv.py base.json ls.json --sign-p 0.05 --min-mean-gain 0.001 --max-loss 0 \
+        --max-loss-points 3
 
 Rows are matched on (data set, method, seed), and must come from the same folds (same K, same series).
 Two kinds of rule. By default the gain is counted in series: "+1 of 36" is one series, whatever the
 percentage, and a 30-series set weighs less than a 180-series one. With ``--min-mean-gain P`` it is the
 mean over sets of the change in accuracy, in points, so that a set of 7,200 series cannot outvote twenty
 small ones. ``--max-loss-points Q`` lets one set lose up to Q points or ``--max-loss`` series, whichever
-is more (a loss of "1 series" is 5 points on a 20-series set and 0.01 on Crop).
+is more (a loss of "1 series" is 5 points on a 20-series set and 0.01 on Crop). Every comparison also
+prints how many sets went up, down or stayed level and the one-sided sign-test p-value of the sets that
+moved; ``--sign-p P`` makes p <= P part of the rule. That test needs no re-run of the recipe (below):
+with many sets it is the cheap bar; on seven small ones it reaches 0.05 only if every set that moved rose.
 
     python examples/compare_cv.py base.json lld.json --null s1000.json s2000.json --max-loss 1
 
@@ -151,6 +156,20 @@ def null_bar(base: dict, nulls: list[dict], keys: list[tuple], *, points: bool) 
     return max(s_sets, s_totals), s_sets, s_totals, draws
 
 
+def sign_test(per: list[tuple]) -> tuple[int, int, int, float]:
+    """``(up, down, level, p)``: the sets whose held-out count rose, fell or stayed, and the one-sided
+    sign-test p-value (scipy's exact binomial test) of at least ``up`` rises among the ``up + down`` sets
+    that moved, if a rise and a fall were equally likely. It needs no re-run of the recipe: each set's
+    difference is symmetric about zero when the candidate does nothing, whatever its size, so a set of
+    7,200 series and one of 100 count the same (session 56's screen of 18 larger held-out sets)."""
+    from scipy.stats import binomtest
+
+    up = sum(c > b for _, b, c, _ in per)
+    down = sum(c < b for _, b, c, _ in per)
+    p = binomtest(up, up + down, 0.5, alternative="greater").pvalue if up + down else 1.0
+    return up, down, len(per) - up - down, float(p)
+
+
 def mean_points(per: list[tuple]) -> float:
     """Mean over sets of the change in held-out accuracy, in percentage points."""
     return sum(100.0 * (c - b) / n for _, b, c, n in per) / len(per) if per else 0.0
@@ -171,6 +190,8 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[int, bool]]:
                         "bar becomes --null-z times the spread of their differences from the baseline (never "
                         "below the fixed bar)")
     p.add_argument("--null-z", type=float, default=2.0, help="how many noise standard deviations the gain must clear")
+    p.add_argument("--sign-p", type=float, default=None,
+                   help="also require the one-sided sign-test p-value of the sets that moved to be at most this")
     args = p.parse_args(argv)
     base = load_rows(args.baseline)
     nulls = [load_rows(path) for path in args.null] if args.null else None
@@ -210,8 +231,14 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[int, bool]]:
                   "repeat between them, so part of any difference is the environment")
         if missing:  # an unfinished run is judged on fewer sets: say so beside the verdict
             print(f"  not in {path.name}: {', '.join(missing)}")
+        up, down, level, sign_p = sign_test(per)
+        print(f"  sets up / down / level: {up} / {down} / {level}; sign test (one-sided) p = {sign_p:.3g}")
+        if args.sign_p is not None:
+            ok = ok and sign_p <= args.sign_p
         need = spread + (f"mean gain >= {min_mean_gain:.3g} points" if min_mean_gain is not None
                          else f"gain >= {min_gain}")
+        if args.sign_p is not None:
+            need += f", sign-test p <= {args.sign_p:g}"
         loss = f"-{args.max_loss}" + (f" series or -{args.max_loss_points:g} points" if args.max_loss_points else "")
         print(f"  total {gain:+d} series, mean {mean_points(per):+.2f} points over {len(per)} sets; "
               f"rule ({need}, no set below {loss}): {'passes' if ok else 'fails'}")

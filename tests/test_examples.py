@@ -145,7 +145,8 @@ def test_benchmark_ucr(tmp_path, scratch):
     # --dev-val scores a part of TRAIN, never TEST
     dev = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--dev-val", "0.3",
                       "--", "--trainer.max_steps=2"])[0]
-    assert dev["split"] == "dev-val"
+    assert dev["split"] == "dev-val" and dev["held_out"] == 20  # 30% of 67, so compare_cv.py can count series
+    assert dev["acc"] * dev["held_out"] / 100 == pytest.approx(round(dev["acc"] * dev["held_out"] / 100))
     # --dev-folds pools K held-out folds of TRAIN: every training series is scored once, TEST never
     cv = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--dev-folds", "2",
                      "--", "--trainer.max_steps=3"])[0]
@@ -524,6 +525,32 @@ def test_compare_cv_counts_series_and_applies_the_rule(tmp_path, capsys):
         cmp.main([str(test_only), str(up)])
     with pytest.raises(SystemExit, match="not a benchmark_ucr.py --json file"):
         cmp.main([str(tmp_path / "missing.json"), str(up)])
+
+
+def test_compare_cv_sign_test_over_dev_val_rows(tmp_path, capsys):
+    """The sign test counts sets, not series: 9 of the 10 sets that moved rise (p = 11/1024), one set of 90
+    held-out series is level and does not count, and the one that falls loses 10 series, more than the
+    nine rises gain together. Moving one rise to a fall makes p = 56/1024, above 0.05."""
+    cmp = load("compare_cv")
+
+    def rows(changes):
+        return [{**_cv_row(f"S{i}", 100.0 * (60 + d) / 90, 90), "split": "dev-val"} for i, d in enumerate(changes)]
+
+    base, nine, eight = tmp_path / "base.json", tmp_path / "nine.json", tmp_path / "eight.json"
+    base.write_text(json.dumps(rows([0] * 11)))
+    nine.write_text(json.dumps(rows([1] * 9 + [-10, 0])))
+    eight.write_text(json.dumps(rows([1] * 8 + [-1, -10, 0])))
+    assert cmp.main([str(base), str(nine), "--min-gain", "-99", "--max-loss", "10", "--sign-p", "0.05"]) == {
+        "nine.json": (-1, True)}
+    out = capsys.readouterr().out
+    assert "sets up / down / level: 9 / 1 / 1; sign test (one-sided) p = 0.0107" in out
+    assert "sign-test p <= 0.05" in out and "passes" in out
+    assert cmp.main([str(base), str(eight), "--min-gain", "-99", "--max-loss", "10", "--sign-p", "0.05"]) == {
+        "eight.json": (-3, False)}
+    assert "8 / 2 / 1; sign test (one-sided) p = 0.0547" in capsys.readouterr().out
+    # without --sign-p the line is printed but the rule is the series count alone
+    assert cmp.main([str(base), str(eight), "--min-gain", "-99", "--max-loss", "10"]) == {"eight.json": (-3, True)}
+    assert cmp.sign_test([]) == (0, 0, 0, 1.0)
 
 
 def test_compare_cv_takes_its_bar_from_a_recipe_re_run(tmp_path, capsys):
