@@ -161,7 +161,10 @@ def sign_test(per: list[tuple]) -> tuple[int, int, int, float]:
     sign-test p-value (scipy's exact binomial test) of at least ``up`` rises among the ``up + down`` sets
     that moved, if a rise and a fall were equally likely. It needs no re-run of the recipe: each set's
     difference is symmetric about zero when the candidate does nothing, whatever its size, so a set of
-    7,200 series and one of 100 count the same (session 56's screen of 18 larger held-out sets)."""
+    7,200 series and one of 100 count the same (session 56's screen of nine larger held-out sets). It
+    does assume that the sets move independently, so both arms should train at the same seed: the
+    initial weights a seed draws are shared by every set, and what they do to all sets at once (session
+    55's seed 1000, up on six of seven) then cancels within each pair."""
     from scipy.stats import binomtest
 
     up = sum(c > b for _, b, c, _ in per)
