@@ -141,19 +141,18 @@ def run_network(root: str, dataset: str, config: str, seed: int, dev_val: float,
     wall, cpu = time.perf_counter(), time.process_time()
     with _fitted(root, dataset, config, seed, dev_val, extra) as cli:
         fit_s = time.perf_counter() - wall
-        held_out = {}
         if dev_val > 0:
             cli.trainer.limit_val_batches = 1.0
             loader = _scored_loader(cli, dev_val)
             metrics = cli.trainer.validate(cli.model, dataloaders=loader, verbose=False)[0]
             acc = 100 * metrics["val/acc"]
-            # compare_cv.py counts series gained or lost from this, as for --dev-folds rows
-            held_out = {"held_out": len(loader.dataset)}
         else:
             acc = 100 * cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]["test/acc"]
         row = {"dataset": dataset, "method": "ours", "seed": seed, "acc": acc, "fit_s": fit_s,
                "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu, **_run_fields(cli),
-               "split": "dev-val" if dev_val > 0 else "test", **held_out}
+               "split": "dev-val" if dev_val > 0 else "test"}
+        if dev_val > 0:  # compare_cv.py counts series gained or lost from this, as for --dev-folds rows
+            row["held_out"] = len(loader.dataset)
         if probs_dir is not None and dev_val == 0:
             row["probs"] = save_probs(cli, Path(probs_dir) / f"{dataset}-ours-seed{seed}.npz")
         return row

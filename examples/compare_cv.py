@@ -236,11 +236,10 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[int, bool]]:
             print(f"  not in {path.name}: {', '.join(missing)}")
         up, down, level, sign_p = sign_test(per)
         print(f"  sets up / down / level: {up} / {down} / {level}; sign test (one-sided) p = {sign_p:.3g}")
-        if args.sign_p is not None:
-            ok = ok and sign_p <= args.sign_p
         need = spread + (f"mean gain >= {min_mean_gain:.3g} points" if min_mean_gain is not None
                          else f"gain >= {min_gain}")
         if args.sign_p is not None:
+            ok = ok and sign_p <= args.sign_p
             need += f", sign-test p <= {args.sign_p:g}"
         loss = f"-{args.max_loss}" + (f" series or -{args.max_loss_points:g} points" if args.max_loss_points else "")
         print(f"  total {gain:+d} series, mean {mean_points(per):+.2f} points over {len(per)} sets; "
