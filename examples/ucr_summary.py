@@ -53,7 +53,9 @@ def summarize(rows: list[dict], published: dict[str, dict[str, float]], names: l
         w = statistics.fmean(r["wall_s"] for r in led)
         wall_s.append(w)
         cpu_s += sum(r["cpu_s"] for r in rows if r["dataset"] == name)
-        lines.append(f"{name:<24}{row[lead]:>14.1f} +- {std:<4.1f}" + "".join(f"{row[m]:>14.1f}" for m in cols[1:])
+        # "-" where a column has no figure (no baseline row, or a published run left out as failed)
+        lines.append(f"{name:<24}{row[lead]:>14.1f} +- {std:<4.1f}"
+                     + "".join(f"{'-':>14}" if math.isnan(row[m]) else f"{row[m]:>14.1f}" for m in cols[1:])
                      + f"{w:>9.0f}{statistics.fmean(r['cpu_s'] for r in led):>9.0f}")
     if not table:
         return "\n".join(lines)

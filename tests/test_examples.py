@@ -246,6 +246,32 @@ def test_benchmark_ucr_summary_counts_wins_and_ranks():
         in bench.summarize(probed, published, ["A", "B"])
 
 
+def test_benchmark_ucr_leaves_failed_published_runs_out(tmp_path, capsys):
+    # the published ResNet re-run failed on Fungi (18%); DodgerLoopDay's 15% failed for both codes. Such a
+    # set leaves both reference columns, so the printed comparisons are the "27 valid sets" kind
+    bench = load("benchmark_ucr")
+    (tmp_path / "published_accuracy.csv").write_text(
+        "dataset,train,test,length,classes,resnet_mean5,inceptiontime\n"
+        "Fungi,18,186,201,18,0.1774,1.0000\nDodgerLoopDay,78,80,288,7,0.1500,0.1500\nPlane,105,105,144,7,1.0000,1.0000\n")
+    published = bench.read_published(tmp_path)
+    assert published["Plane"] == {"ResNet": 100.0, "InceptionTime": 100.0}
+    assert all(math.isnan(v) for n in ("Fungi", "DodgerLoopDay") for v in published[n].values())
+    assert bench.failed_published_note(["Plane"]) == ""
+    note = bench.failed_published_note(["Fungi", "Plane"])
+    assert "Fungi (ResNet 18%)" in note and "DodgerLoopDay" not in note
+    rows = [{"dataset": n, "method": "ours", "seed": 0, "acc": a, "wall_s": 1.0, "cpu_s": 1.0, "split": "test"}
+            for n, a in (("Fungi", 96.0), ("DodgerLoopDay", 70.0), ("Plane", 99.0))]
+    text = load("ucr_summary").summarize(rows, published, ["Fungi", "DodgerLoopDay", "Plane"])
+    assert "ours vs ResNet         wins/ties/losses 0/0/1" in text  # Plane alone: 99 against 100
+    assert "mean accuracy ResNet         100.00% over 1 sets" in text
+    fungi = next(line for line in text.splitlines() if line.startswith("Fungi"))
+    assert fungi.split()[4:6] == ["-", "-"]  # "-" in the reference columns, not "nan"
+    (tmp_path / "rows.json").write_text(json.dumps(rows))
+    bench.main(["--root", str(tmp_path), "--from-json", str(tmp_path / "rows.json")])
+    out = capsys.readouterr().out
+    assert "left out as failed runs" in out and "DodgerLoopDay (ResNet and InceptionTime 15%" in out
+
+
 def test_benchmark_ucr_summary_of_a_baseline_alone():
     # --baseline-only rows: the baseline leads the table, with its spread over seeds
     bench = load("benchmark_ucr")
