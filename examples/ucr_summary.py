@@ -70,14 +70,19 @@ def summarize(rows: list[dict], published: dict[str, dict[str, float]], names: l
         wins = sum(a > b + 0.05 for a, b in pairs)
         losses = sum(a < b - 0.05 for a, b in pairs)
         lines.append(f"{lead} vs {m:<14} wins/ties/losses {wins}/{len(pairs) - wins - losses}/{losses}")
-    ranks = {m: [] for m in cols}
-    for t in table.values():
-        present = [m for m in cols if not math.isnan(t[m])]
+    # Ranks only over the sets where every column that has figures has one there: a set ranked among
+    # two columns (a failed published run left out) would otherwise pull the means towards 1.5.
+    present = [m for m in cols if any(not math.isnan(t[m]) for t in table.values())]
+    ranked = [t for t in table.values() if all(not math.isnan(t[m]) for m in present)]
+    ranks = {m: [] for m in present}
+    for t in ranked:
         for m in present:  # rank 1 = best, ties share the mean rank
             better = sum(t[o] > t[m] + 1e-9 for o in present)
             equal = sum(abs(t[o] - t[m]) <= 1e-9 for o in present)
             ranks[m].append(better + (equal + 1) / 2)
-    lines.append("mean rank " + ", ".join(f"{m} {statistics.fmean(v):.2f}" for m, v in ranks.items() if v))
+    if ranked:
+        lines.append("mean rank " + ", ".join(f"{m} {statistics.fmean(v):.2f}" for m, v in ranks.items())
+                     + f" over {len(ranked)} sets")
     for m in cols[1:]:
         diffs = [t[lead] - t[m] for t in table.values() if not math.isnan(t[m])]
         if len(diffs) >= 2:

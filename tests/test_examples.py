@@ -238,7 +238,7 @@ def test_benchmark_ucr_summary_counts_wins_and_ranks():
     assert has(r"ours vs ResNet\s+wins/ties/losses 0/2/0")  # A: 91 vs 91, B: 80 vs 80
     assert has(r"ours vs InceptionTime\s+wins/ties/losses 0/1/1")
     # A: MiniRocket 1, ours/ResNet/IT tie at 91 -> 3 each; B: IT 1, ours/ResNet 2.5, MiniRocket 4
-    assert "mean rank ours 2.75, MiniRocket 2.50, ResNet 2.75, InceptionTime 2.00" in text
+    assert "mean rank ours 2.75, MiniRocket 2.50, ResNet 2.75, InceptionTime 2.00 over 2 sets" in text
     assert "median wall s per set (ours, fit + test) 35" in text
     assert "machine probe" not in text  # rows from before the probe: no line
     probed = [{**r, "probe_s": p} for r, p in zip(rows, (0.5, 0.5, 0.5, 0.6, 0.6))]
@@ -264,6 +264,7 @@ def test_benchmark_ucr_leaves_failed_published_runs_out(tmp_path, capsys):
     text = load("ucr_summary").summarize(rows, published, ["Fungi", "DodgerLoopDay", "Plane"])
     assert "ours vs ResNet         wins/ties/losses 0/0/1" in text  # Plane alone: 99 against 100
     assert "mean accuracy ResNet         100.00% over 1 sets" in text
+    assert "mean rank ours 3.00, ResNet 1.50, InceptionTime 1.50 over 1 sets" in text  # Plane only
     fungi = next(line for line in text.splitlines() if line.startswith("Fungi"))
     assert fungi.split()[4:6] == ["-", "-"]  # "-" in the reference columns, not "nan"
     (tmp_path / "rows.json").write_text(json.dumps(rows))
