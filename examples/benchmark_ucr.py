@@ -87,6 +87,13 @@ def failed_published_note(names: list[str]) -> str:
             + "; ".join(left)) if left else ""
 
 
+def print_summary(rows: list[dict], published: dict[str, dict[str, float]], names: list[str]) -> None:
+    """The table and summary, and under it, when published figures are compared, the sets left out."""
+    print(summarize(rows, published, names))
+    if published and (note := failed_published_note(names)):
+        print(note)
+
+
 @contextmanager
 def _fitted(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]) -> Iterator:
     """One LightningCLI ``fit`` of the recipe on TRAIN (minus the dev split); yields the CLI for scoring.
@@ -426,10 +433,7 @@ def summarize_files(files: list[str], root: Path, datasets: list[str] | None, se
     names = datasets or sorted({r["dataset"] for r in kept})
     on_test = all(r.get("split", "test") == "test" for r in kept)  # published figures are TEST accuracies
     kept += seed_ensembles(kept)
-    published = read_published(root) if on_test and root.is_dir() else {}
-    print(summarize(kept, published, names))
-    if published and (note := failed_published_note(names)):
-        print(note)
+    print_summary(kept, read_published(root) if on_test and root.is_dir() else {}, names)
     return kept
 
 
@@ -505,10 +509,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 if args.json:  # after every run, so a long benchmark that is stopped keeps its rows
                     Path(args.json).write_text(json.dumps(rows, indent=1))
     print()
-    on_test = args.dev_val == 0 and not args.dev_folds  # published figures are TEST accuracies
-    print(summarize(rows, published if on_test else {}, names))
-    if on_test and published and (note := failed_published_note(names)):
-        print(note)
+    print_summary(rows, published if args.dev_val == 0 and not args.dev_folds else {}, names)
     return rows
 
 
