@@ -134,6 +134,8 @@ def _run_fields(cli) -> dict:
             "mixup_alpha": cli.model.hparams.get("mixup_alpha", 0.0),
             "cutmix_alpha": cli.model.hparams.get("cutmix_alpha", 0.0),
             "sam_rho": cli.model.hparams.get("sam_rho", 0.0),
+            # rows of label-smoothing screens (sessions 47, 56-58) did not say which arm they were
+            "label_smoothing": cli.model.hparams.get("label_smoothing", 0.0),
             "lr": cli.model.hparams.get("lr"), "weight_decay": cli.model.hparams.get("weight_decay"),
             "device": cli.trainer.strategy.root_device.type, "torch": torch.__version__}
 

@@ -127,12 +127,14 @@ def test_benchmark_ucr(tmp_path, scratch):
     rows = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "ucr.json"),
                        "--", "--trainer.max_steps=2", "--model.arch_options.stem_filters=true",
                        "--model.mixup_alpha=0.4", "--model.cutmix_alpha=1.0", "--model.lr=0.001",
+                       "--model.label_smoothing=0.2",
                        "--trainer.accelerator=cpu", "--seed_everything=7"])
     r = rows[0]
     assert r["dataset"] == "ItalyPowerDemand" and 0 <= r["acc"] <= 100 and r["split"] == "test"
     assert r["seed"] == 0 and r["train_seed"] == 7  # the override, apart from the run's --seeds
     assert r["arch_options"] == {"stem_filters": True}  # what the candidate was, in the row
     assert r["mixup_alpha"] == 0.4 and r["cutmix_alpha"] == 1.0
+    assert r["label_smoothing"] == 0.2
     assert r["lr"] == 0.001 and r["weight_decay"] == 0.05 and r["device"] == "cpu"  # the recipe's wd kept
     import torch
 
