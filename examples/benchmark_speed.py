@@ -17,7 +17,10 @@ samples/s (forward + backward + AdamW step), inference samples/s, training GFLOP
 The presets train in the layout ``fit`` uses on the device (on CPU the 2-D channels-last path of
 :mod:`ts_resnet.layout`, same weights and outputs; ``--layout 1d`` times the plain one) and are timed
 for inference in the 1-D layout ``classify`` uses; the peers run as their authors wrote them.
-The fp32 2048^2 matmul rate is printed for reference.  On CUDA it also times bf16 autocast.
+The fp32 2048^2 matmul rate is printed for reference.  On CUDA, and on a CPU with bf16 instructions
+(AVX512-BF16 or AMX; :func:`ts_resnet.precision.cpu_bf16_support`), it also times bf16 autocast, which is
+what ``--trainer.precision=bf16-mixed`` runs (``configs/gpu.yaml``, ``configs/cpu_bf16.yaml``);
+``--bf16 yes`` times it on any CPU (where it is emulated: slower), ``--bf16 no`` never.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import ts_resnet
 from ts_resnet.layout import choose_layout
+from ts_resnet.precision import cpu_bf16_support
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers import PEERS  # noqa: E402
@@ -139,6 +143,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--layout", choices=["train", "1d"], default="train",
                         help="train: the presets in the layout `fit` uses on this device; 1d: the plain layout")
+    parser.add_argument("--bf16", choices=["auto", "yes", "no"], default="auto",
+                        help="also time bf16 autocast: auto = on CUDA and on CPUs with bf16 instructions")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     args = parser.parse_args(argv)
 
@@ -153,10 +159,11 @@ def main(argv: list[str] | None = None) -> list[dict]:
         names += [p for p in PEERS if p not in names]
     x = torch.randn(args.batch, args.channels, args.length, device=device)
     peak = matmul_gflops(device, torch.float32, args.min_time)
+    bf16 = "cuda" if device.type == "cuda" else cpu_bf16_support()
     print(f"device={device} threads={torch.get_num_threads()} input={tuple(x.shape)} "
-          f"fp32 2048^2 matmul: {peak:.1f} GFLOP/s")
+          f"fp32 2048^2 matmul: {peak:.1f} GFLOP/s; bf16: {bf16}")
     modes: list[tuple[str, torch.dtype | None, float]] = [("fp32", None, peak)]
-    if device.type == "cuda":
+    if args.bf16 == "yes" or (args.bf16 == "auto" and bf16 in ("cuda", "native")):
         modes.append(("bf16-autocast", torch.bfloat16, matmul_gflops(device, torch.bfloat16, args.min_time)))
     rows = []
     for name in names:

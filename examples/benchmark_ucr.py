@@ -137,7 +137,10 @@ def _run_fields(cli) -> dict:
             # rows of label-smoothing screens (sessions 47, 56-58) did not say which arm they were
             "label_smoothing": cli.model.hparams.get("label_smoothing", 0.0),
             "lr": cli.model.hparams.get("lr"), "weight_decay": cli.model.hparams.get("weight_decay"),
-            "device": cli.trainer.strategy.root_device.type, "torch": torch.__version__}
+            "device": cli.trainer.strategy.root_device.type, "torch": torch.__version__,
+            # "bf16-mixed" rows (configs/cpu_bf16.yaml) are another draw's numerics, and their CPU
+            # seconds are not float32's
+            "precision": str(cli.trainer.precision)}
 
 
 def machine_probe(repeats: int = 3) -> float:

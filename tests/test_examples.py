@@ -63,9 +63,13 @@ def test_benchmark_speed(tmp_path):
     out = tmp_path / "speed.json"
     # 512 samples: MSResNet's unpadded k5/k7 streams shrink the series and need that much
     rows = load("benchmark_speed").main(["--models", "msresnet_tiny", "--batch", "2", "--length", "512",
-                                         "--min-time", "0.05", "--threads", "1", "--json", str(out)])
+                                         "--min-time", "0.05", "--threads", "1", "--bf16", "yes", "--json", str(out)])
     assert json.loads(out.read_text()) == rows
-    by = {r["model"]: r for r in rows}
+    # asked for, bf16 autocast is timed beside fp32 on any CPU, each mode with its own reference
+    assert sorted((r["model"], r["mode"]) for r in rows) == sorted(
+        (r["model"], mode) for r in rows for mode in ("fp32", "bf16-autocast") if r["mode"] == "fp32")
+    assert all(r["efficiency_vs_plain"] == 1.0 for r in rows if r["model"] == "resnet18_1d")
+    by = {r["model"]: r for r in rows if r["mode"] == "fp32"}
     # the plain reference and both peers are always timed in the same run
     assert set(by) == {"msresnet_tiny", "resnet18_1d", "MSResNet (Wang, geekfeiw)", "xresnet1d101 (PTB-XL benchmark)"}
     r = by["msresnet_tiny"]
@@ -127,14 +131,14 @@ def test_benchmark_ucr(tmp_path, scratch):
     rows = bench.main(["--root", str(root), "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "ucr.json"),
                        "--", "--trainer.max_steps=2", "--model.arch_options.stem_filters=true",
                        "--model.mixup_alpha=0.4", "--model.cutmix_alpha=1.0", "--model.lr=0.001",
-                       "--model.label_smoothing=0.2",
+                       "--model.label_smoothing=0.2", "--trainer.precision=bf16-mixed",
                        "--trainer.accelerator=cpu", "--seed_everything=7"])
     r = rows[0]
     assert r["dataset"] == "ItalyPowerDemand" and 0 <= r["acc"] <= 100 and r["split"] == "test"
     assert r["seed"] == 0 and r["train_seed"] == 7  # the override, apart from the run's --seeds
     assert r["arch_options"] == {"stem_filters": True}  # what the candidate was, in the row
     assert r["mixup_alpha"] == 0.4 and r["cutmix_alpha"] == 1.0
-    assert r["label_smoothing"] == 0.2
+    assert r["label_smoothing"] == 0.2 and r["precision"] == "bf16-mixed"
     assert r["lr"] == 0.001 and r["weight_decay"] == 0.05 and r["device"] == "cpu"  # the recipe's wd kept
     import torch
 

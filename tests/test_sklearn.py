@@ -131,3 +131,22 @@ def test_training_length_follows_the_recipes_step_budget():
     exact = MultiScaleResNetClassifier(max_steps=4, min_epochs=None, random_state=0).fit(x, y)
     assert exact.module_.trainer.global_step == 4
     assert clone(exact).get_params()["min_epochs"] is None
+
+
+def test_bf16_mixed_precision_fits_float32_weights(monkeypatch):
+    """precision="bf16-mixed" trains under CPU autocast; the fitted network is float32 and predicts as
+    usual. Where the CPU would emulate bf16 (slower than float32) fit says so and still fits."""
+    import torch
+
+    import ts_resnet.precision as precision
+
+    x, y = _toy()
+    est = MultiScaleResNetClassifier(max_steps=3, min_epochs=None, random_state=0, device="cpu",
+                                     precision="bf16-mixed").fit(x, y)
+    assert est.module_.trainer.precision == "bf16-mixed" and est.module_.trainer.global_step == 3
+    assert all(p.dtype == torch.float32 for p in est.module_.parameters())
+    proba = est.predict_proba(x)
+    assert proba.shape == (40, 2) and np.isfinite(proba).all() and np.allclose(proba.sum(1), 1, atol=1e-5)
+    monkeypatch.setattr(precision, "cpu_bf16_support", lambda: "emulated")
+    with pytest.warns(UserWarning, match=r"precision=bf16-mixed on a CPU without bf16 instructions"):
+        clone(est).fit(x, y)

@@ -635,3 +635,42 @@ def test_ucr_recipe_with_stem_filters_round_trips(tmp_path):
     x = torch.randn(4, 1, 24)
     with torch.no_grad():
         torch.testing.assert_close(clf.net.eval()(x), cli.model.net.eval()(x))
+
+
+def test_ucr_recipe_under_the_cpu_bf16_preset_saves_float32_weights(tmp_path):
+    """configs/cpu_bf16.yaml stacked on the UCR recipe: the fit runs under CPU autocast (bf16), and what
+    it saves - the weight average included - is the usual float32 checkpoint, which load_classifier
+    serves in float32 without knowing how it was trained."""
+    from ts_resnet.inference import load_classifier
+
+    cli = fit_cli(["-c", str(CONFIGS / "ucr.yaml"), "-c", str(CONFIGS / "cpu_bf16.yaml"), "--data.root",
+                   str(fixture("ucr")), "--data.dataset", "ItalyPowerDemand", "--trainer.max_steps=3"], tmp_path)
+    assert cli.trainer.precision == "bf16-mixed" and cli.trainer.strategy.root_device.type == "cpu"
+    assert cli.trainer.global_step > 0
+    path = cli.trainer.checkpoint_callback.last_model_path or cli.trainer.checkpoint_callback.best_model_path
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    floats = [v for v in state.values() if v.is_floating_point()]
+    assert floats and all(v.dtype == torch.float32 for v in floats)
+    clf = load_classifier(path)
+    x = torch.randn(4, 1, 24)
+    with torch.no_grad():
+        out = clf.net.eval()(x)
+        torch.testing.assert_close(out, cli.model.net.eval()(x))
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_is_announced(tmp_path, monkeypatch):
+    """Where oneDNN would emulate bf16 (slower than float32), `fit` says so before training; it still runs.
+    The processor probe is replaced: which CPU CI runs on is not ours to choose."""
+    import ts_resnet.precision as precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(precision, "cpu_bf16_support", lambda: "emulated")
+    args = ["-c", str(CONFIGS / "demo.yaml"), "--data.init_args.num_records=60", "--trainer.fast_dev_run=true"]
+    with pytest.warns(UserWarning, match="CPU without bf16 instructions.*slower than --trainer.precision=32-true"):
+        cli = fit_cli([*args, "-c", str(CONFIGS / "cpu_bf16.yaml")], tmp_path)
+    assert cli.trainer.precision == "bf16-mixed"
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        fit_cli(args, tmp_path)  # float32: nothing to say
+    assert not [w for w in seen if "bf16 instructions" in str(w.message)]

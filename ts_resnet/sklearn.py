@@ -61,15 +61,19 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         random_state: seed of initialisation, batching and augmentation (None = 0).
         device: ``"auto"``, ``"cpu"`` or ``"gpu"``.
         verbose: show Lightning's progress bar and messages.
+        precision: Lightning's training precision: ``"32-true"`` (the recipe's), or ``"bf16-mixed"``,
+            faster on GPUs and on CPUs with bf16 instructions (:mod:`ts_resnet.precision`; a warning
+            where the CPU would emulate it). The fitted weights are float32 either way.
     """
 
-    # min_epochs comes last: added after the others, so that positional calls written before it keep
-    # their meaning
+    # min_epochs and precision come last: added after the others, so that positional calls written
+    # before them keep their meaning
     def __init__(self, arch: str = "msresnet_ucr", kernel_sizes: tuple[int, ...] | None = None, max_steps: int = 1000,
                  lr: float = 3e-3, weight_decay: float = 0.05, batch_size: int | None = None,
                  max_length: int | None = 256, normalize: str = "auto", augment_scale: float = 0.0,
                  augment_noise: float = 0.0, ema_decay: float | None = 0.99, random_state: int | None = None,
-                 device: str = "auto", verbose: bool = False, min_epochs: int | None = 200) -> None:
+                 device: str = "auto", verbose: bool = False, min_epochs: int | None = 200,
+                 precision: str = "32-true") -> None:
         self.arch = arch
         self.kernel_sizes = kernel_sizes
         self.max_steps = max_steps
@@ -85,6 +89,7 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.precision = precision
 
     # ---- training ------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> MultiScaleResNetClassifier:
@@ -94,6 +99,7 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         from .budget import StepBudget
         from .inference import Classifier
         from .module import SignalClassifier
+        from .precision import cpu_bf16_warning
 
         series = self._series(X, reset=True)
         y = np.asarray(y)
@@ -121,11 +127,14 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         # the budget first: the weight average reads the run's length in its own setup
         callbacks = [StepBudget(min_epochs=self.min_epochs)] if self.min_epochs else []
         callbacks += [WeightEMA(decay=self.ema_decay)] if self.ema_decay else []
+        slower = cpu_bf16_warning(self.precision, self.device)
+        if slower:
+            warnings.warn(slower.replace("--trainer.precision=", "precision="), UserWarning, stacklevel=2)
         with _quiet(not self.verbose):
             trainer = L.Trainer(max_steps=self.max_steps, max_epochs=None, accelerator=self.device, devices=1,
                                 logger=False, enable_checkpointing=False, enable_progress_bar=self.verbose,
                                 enable_model_summary=False, num_sanity_val_steps=0,
-                                callbacks=callbacks)
+                                callbacks=callbacks, precision=self.precision)
             trainer.fit(module, datamodule=dm)
         module.eval()
         self.module_ = module

@@ -38,7 +38,9 @@ class TSResNetCLI(LightningCLI):
 
             check_checkpoint_file(path)
         if subcommand:
-            _check_accelerator(parser, self.config[subcommand].get("trainer") or {})
+            trainer = self.config[subcommand].get("trainer") or {}
+            _check_accelerator(parser, trainer)
+            _check_cpu_precision(trainer)
         if subcommand in ("validate", "test", "predict"):
             # Lightning evaluates whatever weights the model has: without a checkpoint (or init_from)
             # those are the random initial ones, and the run "succeeds" with chance-level numbers.
@@ -150,6 +152,17 @@ def _check_accelerator(parser: Any, trainer: Any) -> None:
                  "--trainer.precision=32-true --trainer.sync_batchnorm=false)")
     parser.error(f"--trainer.accelerator={accelerator} (configs/gpu.yaml and configs/ddp.yaml set it), but {why}; "
                  f"{hint}")
+
+
+def _check_cpu_precision(trainer: Any) -> None:
+    """bf16 on a CPU without bf16 instructions runs, but slower than float32: say so before it starts."""
+    from lightning.pytorch.utilities import rank_zero_warn
+
+    from ..precision import cpu_bf16_warning
+
+    message = cpu_bf16_warning(trainer.get("precision"), trainer.get("accelerator"))
+    if message:
+        rank_zero_warn(message)
 
 
 class _DropNotices(logging.Filter):
