@@ -26,33 +26,37 @@ QUIET = ["--trainer.enable_progress_bar=false", "--trainer.logger=false", "--tra
          "--trainer.enable_model_summary=false"]
 
 
-def _fit_test(args: list[str]) -> tuple[dict, float]:
+def _fit_test(args: list[str]) -> tuple[dict, float, str]:
     from ts_resnet.cli.train import run_lightning_cli
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="compare-presets-") as workdir:  # removed after the test pass
         cli = run_lightning_cli(["fit", *args, f"--trainer.default_root_dir={workdir}", *QUIET])
         seconds = time.perf_counter() - start
-        return cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0], seconds
+        metrics = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]
+        return metrics, seconds, str(cli.trainer.precision)  # the precision the fit ran in, as Lightning has it
 
 
-def ucr_ecg(preset: str, root: str, dataset: str, seed: int, steps: int | None) -> dict:
+def ucr_ecg(preset: str, root: str, dataset: str, seed: int, steps: int | None,
+            precision: str = "32-true") -> dict:
     extra = [f"--trainer.max_steps={steps}"] if steps else []
-    metrics, seconds = _fit_test(["-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", root, "--data.dataset",
-                                  dataset, f"--model.arch={preset}", f"--seed_everything={seed}", *extra])
+    metrics, seconds, ran = _fit_test(["-c", str(REPO / "configs" / "ucr.yaml"), "--data.root", root, "--data.dataset",
+                                  dataset, f"--model.arch={preset}", f"--seed_everything={seed}",
+                                  f"--trainer.precision={precision}", *extra])
     return {"preset": preset, "task": dataset, "metric": "test acc %", "value": 100 * metrics["test/acc"],
-            "fit_s": seconds, "seed": seed}
+            "fit_s": seconds, "seed": seed, "precision": ran}
 
 
-def synthetic(preset: str, records: int, epochs: int, seed: int, difficulty: float) -> dict:
-    metrics, seconds = _fit_test([
+def synthetic(preset: str, records: int, epochs: int, seed: int, difficulty: float,
+              precision: str = "32-true") -> dict:
+    metrics, seconds, ran = _fit_test([
         "--data=ts_resnet.data.modules.SyntheticECGDataModule", f"--data.init_args.num_records={records}",
         "--data.init_args.label_set=hard", f"--data.init_args.difficulty={difficulty}", "--data.init_args.window=250",
         "--data.init_args.eval_stride=125", "--data.init_args.batch_size=64", f"--model.arch={preset}", "--model.lr=0.003", f"--trainer.max_epochs={epochs}",
-        f"--seed_everything={seed}", "--trainer.accelerator=cpu",
+        f"--seed_everything={seed}", "--trainer.accelerator=cpu", f"--trainer.precision={precision}",
     ])
     return {"preset": preset, "task": f"synthetic-hard d={difficulty} n={records}", "metric": "test macro AUROC",
-            "value": metrics["test/auroc"], "fit_s": seconds, "seed": seed}
+            "value": metrics["test/auroc"], "fit_s": seconds, "seed": seed, "precision": ran}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -65,16 +69,19 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--difficulty", type=float, default=0.5)
     p.add_argument("--seeds", type=int, nargs="*", default=[0])
+    p.add_argument("--precision", default="32-true",
+                   help="Lightning training precision, e.g. bf16-mixed (configs/cpu_bf16.yaml) on a CPU with bf16 "
+                        "instructions")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     rows = []
     for seed in args.seeds:
         for preset in args.presets:
             for name in args.ucr_sets:
-                rows.append(ucr_ecg(preset, args.ucr_root, name, seed, args.ucr_steps))
+                rows.append(ucr_ecg(preset, args.ucr_root, name, seed, args.ucr_steps, args.precision))
                 print(json.dumps(rows[-1]), flush=True)
             if args.records:
-                rows.append(synthetic(preset, args.records, args.epochs, seed, args.difficulty))
+                rows.append(synthetic(preset, args.records, args.epochs, seed, args.difficulty, args.precision))
                 print(json.dumps(rows[-1]), flush=True)
     print(f"\n{'task':<34}" + "".join(f"{pr:>16}" for pr in args.presets))
     for task in dict.fromkeys(r["task"] for r in rows):

@@ -106,8 +106,9 @@ def test_benchmark_gpu_script_runs_on_cpu(tmp_path, monkeypatch):
 def test_compare_presets_runs(tmp_path, scratch):
     rows = load("compare_presets").main(["--presets", "msresnet_tiny", "--ucr-root", str(fixture("ucr")),
                                          "--ucr-sets", "GunPoint", "--ucr-steps", "3", "--records", "40",
-                                         "--epochs", "1", "--json", str(tmp_path / "p.json")])
+                                         "--epochs", "1", "--precision", "bf16-mixed", "--json", str(tmp_path / "p.json")])
     assert [r["metric"] for r in rows] == ["test acc %", "test macro AUROC"]
+    assert [r["precision"] for r in rows] == ["bf16-mixed"] * 2  # passed to both fits, recorded in the rows
     assert 0 <= rows[0]["value"] <= 100 and 0 <= rows[1]["value"] <= 1
     assert json.loads((tmp_path / "p.json").read_text()) == rows
     assert list(scratch.rglob("config.yaml")) == []  # each fit's folder is removed after its test pass

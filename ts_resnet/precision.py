@@ -6,8 +6,8 @@ matrix product take bf16 inputs, while the weights, the optimizer, the loss and 
 stay float32, so checkpoints are the same float32 files as ever. Whether that is faster depends on the
 processor. oneDNN, torch's CPU convolution library, has bf16 instructions to use only where the CPU
 has them - AVX512-BF16 (AMD Zen 4 and later, Intel Cooper Lake) or AMX (Intel Sapphire Rapids and
-later). On such a CPU the default ECG preset trained 1.59x as fast as in float32 and the UCR
-recipe's fits took 0.74x the CPU time, with UCR accuracy within what a float32 re-run moves
+later). On such a CPU the default ECG preset's training step ran 1.59x as fast as in float32
+and the UCR recipe's fits took 0.74x the CPU time, with UCR accuracy within what a float32 re-run moves
 (BENCHMARKS.md, "bf16 on the CPU"). Without those instructions oneDNN emulates bf16, and a training
 step took 1.65x (AVX-512 without BF16) to 6.8x (AVX2) float32's time. :func:`cpu_bf16_warning` says so
 before such a run starts.
