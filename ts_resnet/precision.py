@@ -50,7 +50,8 @@ def _runs_on_cpu(accelerator: object) -> bool:
     return not (torch.cuda.is_available() or torch.backends.mps.is_available())
 
 
-def cpu_bf16_warning(precision: object, accelerator: object, support: Bf16Support | None = None) -> str | None:
+def cpu_bf16_warning(precision: object, accelerator: object, support: Bf16Support | None = None, *,
+                     option: str = "--trainer.precision") -> str | None:
     """The line to print when a run asks for bf16 on a CPU that has no bf16 instructions, else None.
 
     Args:
@@ -58,6 +59,8 @@ def cpu_bf16_warning(precision: object, accelerator: object, support: Bf16Suppor
         accelerator: the trainer's accelerator setting (``"auto"`` counts as the CPU when there is no
             GPU).
         support: :func:`cpu_bf16_support`'s answer (default: ask it).
+        option: how the caller's user sets the precision, named in the message (the CLI's
+            ``--trainer.precision``, the scikit-learn estimator's ``precision``).
     """
     if str(precision) not in BF16_PRECISIONS or not _runs_on_cpu(accelerator):
         return None
@@ -66,8 +69,8 @@ def cpu_bf16_warning(precision: object, accelerator: object, support: Bf16Suppor
         return None
     how = ("converts every bf16 convolution through float32" if support == "emulated"
            else "has no bf16 convolutions for this CPU")
-    return (f"--trainer.precision={precision} on a CPU without bf16 instructions (AVX512-BF16 or AMX): oneDNN "
-            f"{how}, so training is slower than --trainer.precision=32-true, not faster (BENCHMARKS.md, "
+    return (f"{option}={precision} on a CPU without bf16 instructions (AVX512-BF16 or AMX): oneDNN "
+            f"{how}, so training is slower than {option}=32-true, not faster (BENCHMARKS.md, "
             "'bf16 on the CPU')")
 
 

@@ -127,9 +127,9 @@ class MultiScaleResNetClassifier(ClassifierMixin, BaseEstimator):
         # the budget first: the weight average reads the run's length in its own setup
         callbacks = [StepBudget(min_epochs=self.min_epochs)] if self.min_epochs else []
         callbacks += [WeightEMA(decay=self.ema_decay)] if self.ema_decay else []
-        slower = cpu_bf16_warning(self.precision, self.device)
+        slower = cpu_bf16_warning(self.precision, self.device, option="precision")
         if slower:
-            warnings.warn(slower.replace("--trainer.precision=", "precision="), UserWarning, stacklevel=2)
+            warnings.warn(slower, UserWarning, stacklevel=2)
         with _quiet(not self.verbose):
             trainer = L.Trainer(max_steps=self.max_steps, max_epochs=None, accelerator=self.device, devices=1,
                                 logger=False, enable_checkpointing=False, enable_progress_bar=self.verbose,
