@@ -37,7 +37,8 @@ def test_every_example_is_covered():
     assert {p.stem for p in EXAMPLES.glob("*.py")} == {"quickstart", "benchmark_speed", "benchmark_ucr", "benchmark_gpu", "peers",
                                                          "compare_presets", "benchmark_classify", "compare_cv",
                                                          "screen_end_of_run", "heldout_ucr", "screen_parallel",
-                                                         "screen_tta", "pretrain_pool", "ucr_summary"}
+                                                         "screen_tta", "pretrain_pool", "ucr_summary",
+                                                         "screen_fork_soup"}
 
 
 def test_quickstart():
@@ -435,6 +436,44 @@ def test_screen_tta_reads_each_phase_once_and_restores_the_test_split(tmp_path):
         assert all(p.shape == (len(test), 2) for p in probs) and len(labels) == len(test)
         assert not torch.equal(probs[0], probs[1]) and not torch.equal(probs[1], probs[2])
         torch.testing.assert_close(probs[0], bench.predict_probs(cli, cli.datamodule.test_dataloader())[0])
+
+
+def test_screen_fork_soup_forks_the_recipe_run_and_averages_its_children(tmp_path, scratch, capsys):
+    """Child A is the recipe's own fit (saving the state at the fork does not change it: the plain
+    benchmark scores the same on the same split), child B resumes from the saved step with another data
+    order and ends elsewhere, and every variant is scored on the held-out part of TRAIN."""
+    screen, bench = load("screen_fork_soup"), load("benchmark_ucr")
+    root = str(fixture("ucr"))
+    steps = ["--", "--trainer.max_steps=4"]  # 12 with the recipe's StepBudget: B forks after step 6
+    rows = screen.main(["--root", root, "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "soup.json"),
+                        *steps])
+    (row,) = rows
+    assert row["split"] == "dev-val" and row["held_out"] == 20  # 30% of the 67 TRAIN series
+    assert set(row["right"]) == {"A", "B", "soup", "ens"}
+    assert all(0 <= v <= row["held_out"] for v in row["right"].values())
+    assert row["steps"] == 12 and row["fork_step"] == 6
+    assert row["ab_distance"] > 0  # B's second half saw other batches
+    assert json.loads((tmp_path / "soup.json").read_text()) == rows
+    assert "ItalyPowerDemand (20)" in capsys.readouterr().out
+    plain = bench.run_network(root, "ItalyPowerDemand", str(bench.CONFIG), 0, 0.3, steps[1:])
+    assert plain["acc"] == pytest.approx(100 * row["right"]["A"] / row["held_out"])
+    assert list(scratch.rglob("config.yaml")) == [] and list(scratch.rglob("*.ckpt")) == []
+
+
+def test_screen_fork_soup_averages_weights_and_keeps_counters():
+    import torch
+
+    screen = load("screen_fork_soup")
+    a = {"w": torch.tensor([1.0, 3.0]), "bn.num_batches_tracked": torch.tensor(7)}
+    b = {"w": torch.tensor([3.0, 5.0]), "bn.num_batches_tracked": torch.tensor(9)}
+    soup = screen.average_states(a, b)
+    torch.testing.assert_close(soup["w"], torch.tensor([2.0, 4.0]))
+    assert int(soup["bn.num_batches_tracked"]) == 7
+    assert screen.distance(a, a) == 0.0 and screen.distance(a, b) == pytest.approx(8 ** 0.5 / 10 ** 0.5)
+    with pytest.raises(ValueError, match="keys"):
+        screen.average_states(a, {"w": b["w"]})
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        screen.SaveAtStep("x.ckpt", at=1.0)
 
 
 def test_screen_end_of_run_recomputes_batchnorm_over_all_of_train():
