@@ -442,6 +442,34 @@ def summarize_files(files: list[str], root: Path, datasets: list[str] | None, se
     return kept
 
 
+def screen_parser(doc: str) -> argparse.ArgumentParser:
+    """The arguments every screen script shares (``screen_*.py``): ``--root``, ``--datasets``, ``--json``
+    and LightningCLI arguments after ``--``; each script adds its own."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", default="../shared/data/ucr")
+    p.add_argument("--datasets", nargs="+", required=True)
+    p.add_argument("--json", default=None, help="write every row here (after every fit)")
+    p.add_argument("extra", nargs="*", help="further LightningCLI arguments, after --")
+    return p
+
+
+def screen_root(root: str) -> Path:
+    """``--root`` as a folder, or the message a screen exits with."""
+    path = Path(root)
+    if not path.is_dir():
+        raise SystemExit(f"{path}: no such folder (give --root the UCR/UEA archive folder)")
+    return path
+
+
+def keep_row(rows: list[dict], row: dict, json_path: str | None) -> None:
+    """Adds ``row``, prints it as one JSON line and rewrites ``json_path``: a screen stopped part-way
+    keeps every row that finished."""
+    rows.append(row)
+    print(json.dumps(row), flush=True)
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=1))
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", default="../shared/data/ucr", help="folder with one sub-folder per data set")

@@ -22,9 +22,7 @@ recipe; ``--json`` keeps one row per fold. Extra LightningCLI arguments follow `
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -138,29 +136,21 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", default="../shared/data/ucr")
-    p.add_argument("--datasets", nargs="+", required=True)
+    p = benchmark_ucr.screen_parser(__doc__)
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment and of the training")
     p.add_argument("--ema-decay", type=float, default=0.998)
     p.add_argument("--swa-from", type=float, default=0.5)
-    p.add_argument("--json", default=None, help="write one row per fold here (after every fold)")
-    p.add_argument("extra", nargs="*", help="further LightningCLI arguments, after --")
     args = p.parse_args(argv)
-    root = Path(args.root)
-    if not root.is_dir():
-        raise SystemExit(f"{root}: no such folder (give --root the UCR/UEA archive folder)")
+    root = benchmark_ucr.screen_root(args.root)
     if args.folds < 2:
         raise SystemExit("--folds needs K >= 2")
     rows: list[dict] = []
     for name in args.datasets:
         with tempfile.TemporaryDirectory(prefix=f"screen-{name}-") as tmp:
             for fold_root, _ in benchmark_ucr.write_folds(root, name, args.folds, args.seed, Path(tmp)):
-                rows.append(score_fold(fold_root, name, args.seed, args.ema_decay, args.swa_from, args.extra))
-                print(json.dumps(rows[-1]), flush=True)
-                if args.json:
-                    Path(args.json).write_text(json.dumps(rows, indent=1))
+                benchmark_ucr.keep_row(rows, score_fold(fold_root, name, args.seed, args.ema_decay, args.swa_from,
+                                                        args.extra), args.json)
     print()
     print(table(rows))
     return rows

@@ -20,9 +20,7 @@ as well, and the two must agree. Extra LightningCLI arguments follow ``--``.
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import sys
 import tempfile
 import time
@@ -156,25 +154,18 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", default="../shared/data/ucr")
-    p.add_argument("--datasets", nargs="+", required=True)
+    p = benchmark_ucr.screen_parser(__doc__)
     p.add_argument("--seed", type=int, default=0, help="training seed of A (B: seed + 1000 after the fork)")
     p.add_argument("--dev-val", type=float, default=0.3, help="held-out fraction of TRAIN (0: score TEST)")
     p.add_argument("--fork-at", type=float, default=0.5, help="fraction of the optimiser steps where B forks")
-    p.add_argument("--json", default=None, help="write one row per set here (after every set)")
-    p.add_argument("extra", nargs="*", help="further LightningCLI arguments, after --")
     args = p.parse_args(argv)
-    if not Path(args.root).is_dir():
-        raise SystemExit(f"{args.root}: no such folder (give --root the UCR/UEA archive folder)")
+    benchmark_ucr.screen_root(args.root)
     if not 0.0 <= args.dev_val < 1.0:
         raise SystemExit("--dev-val must be in [0, 1)")
     rows: list[dict] = []
     for name in args.datasets:
-        rows.append(screen_set(args.root, name, args.seed, args.dev_val, args.fork_at, args.extra))
-        print(json.dumps(rows[-1]), flush=True)
-        if args.json:
-            Path(args.json).write_text(json.dumps(rows, indent=1))
+        benchmark_ucr.keep_row(rows, screen_set(args.root, name, args.seed, args.dev_val, args.fork_at, args.extra),
+                               args.json)
     print()
     print(table(rows))
     return rows

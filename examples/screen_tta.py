@@ -18,9 +18,7 @@ and variant; ``--json`` keeps one row per fit. Extra LightningCLI arguments foll
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -87,26 +85,17 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--root", default="../shared/data/ucr")
-    p.add_argument("--datasets", nargs="+", required=True)
+    p = benchmark_ucr.screen_parser(__doc__)
     p.add_argument("--folds", type=int, default=0, help="K-fold CV of TRAIN (K >= 2); 0 = score the official TEST")
     p.add_argument("--seeds", type=int, nargs="+", default=[0], help="training seeds (with --folds: also the fold draw)")
-    p.add_argument("--json", default=None, help="write one row per fit here (after every fit)")
-    p.add_argument("extra", nargs="*", help="further LightningCLI arguments, after --")
     args = p.parse_args(argv)
-    root = Path(args.root)
-    if not root.is_dir():
-        raise SystemExit(f"{root}: no such folder (give --root the UCR/UEA archive folder)")
+    root = benchmark_ucr.screen_root(args.root)
     if args.folds == 1 or args.folds < 0:
         raise SystemExit("--folds needs K >= 2 (or 0 for the official TEST split)")
     rows: list[dict] = []
 
     def keep(row: dict) -> None:
-        rows.append(row)
-        print(json.dumps(row), flush=True)
-        if args.json:
-            Path(args.json).write_text(json.dumps(rows, indent=1))
+        benchmark_ucr.keep_row(rows, row, args.json)
 
     for name in args.datasets:
         for seed in args.seeds:

@@ -474,6 +474,8 @@ def test_screen_fork_soup_averages_weights_and_keeps_counters():
         screen.average_states(a, {"w": b["w"]})
     with pytest.raises(ValueError, match=r"\(0, 1\)"):
         screen.SaveAtStep("x.ckpt", at=1.0)
+    with pytest.raises(SystemExit, match="no such folder"):
+        screen.main(["--root", "no-such-archive", "--datasets", "GunPoint"])
 
 
 def test_screen_end_of_run_recomputes_batchnorm_over_all_of_train():
