@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     benchmark_ucr.screen_root(args.root)
     if not 0.0 <= args.dev_val < 1.0:
         raise SystemExit("--dev-val must be in [0, 1)")
+    if not 0.0 < args.fork_at < 1.0:
+        raise SystemExit("--fork-at must be in (0, 1): a fraction of the run's optimiser steps")
     rows: list[dict] = []
     for name in args.datasets:
         benchmark_ucr.keep_row(rows, screen_set(args.root, name, args.seed, args.dev_val, args.fork_at, args.extra),

@@ -476,6 +476,8 @@ def test_screen_fork_soup_averages_weights_and_keeps_counters():
         screen.SaveAtStep("x.ckpt", at=1.0)
     with pytest.raises(SystemExit, match="no such folder"):
         screen.main(["--root", "no-such-archive", "--datasets", "GunPoint"])
+    with pytest.raises(SystemExit, match="--fork-at"):
+        screen.main(["--root", str(fixture("ucr")), "--datasets", "GunPoint", "--fork-at", "1"])
 
 
 def test_screen_end_of_run_recomputes_batchnorm_over_all_of_train():
