@@ -72,20 +72,6 @@ def distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     return float(diff / torch.sqrt(sum((a[k].double() ** 2).sum() for k in keys)))
 
 
-@torch.no_grad()
-def held_out_probs(model: Any, loader: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """Class probabilities and labels on ``loader`` through the module's own scoring (each series of a
-    padded batch at its own length), in eval mode."""
-    model.eval()
-    probs, labels = [], []
-    for b in loader:
-        if not bool((b["n_windows"] == 1).all()):
-            raise ValueError("this screen scores one window per series (no data.window)")
-        probs.append(torch.softmax(model(b["x"], b.get("lengths")).float(), 1))
-        labels.append(b["y"])
-    return torch.cat(probs), torch.cat(labels)
-
-
 def _right(probs: torch.Tensor, labels: torch.Tensor) -> int:
     return int((probs.argmax(1) == labels).sum())
 
@@ -100,7 +86,7 @@ def screen_set(root: str, dataset: str, seed: int, dev_val: float, fork_at: floa
                                    extra + save) as cli:
             loader = benchmark_ucr._scored_loader(cli, dev_val)
             a_state = copy.deepcopy(cli.model.net.state_dict())
-            p_a, labels = held_out_probs(cli.model, loader)
+            p_a, labels = benchmark_ucr.predict_probs(cli, loader)
             steps = cli.trainer.global_step
             saver = next(c for c in cli.trainer.callbacks if isinstance(c, SaveAtStep))
             # this script's scoring of A is Lightning's own evaluation loop's
@@ -119,13 +105,13 @@ def screen_set(root: str, dataset: str, seed: int, dev_val: float, fork_at: floa
                                    extra + [f"--ckpt_path={fork}"]) as cli_b:
             if cli_b.trainer.global_step != steps:
                 raise RuntimeError(f"{dataset}: B ended at step {cli_b.trainer.global_step}, A at {steps}")
-            p_b, labels_b = held_out_probs(cli_b.model, loader)
+            p_b, labels_b = benchmark_ucr.predict_probs(cli_b, loader)
             if not torch.equal(labels, labels_b):
                 raise RuntimeError(f"{dataset}: A and B were scored on different series")
             b_state = cli_b.model.net.state_dict()
             apart = distance(a_state, b_state)
             cli_b.model.net.load_state_dict(average_states(a_state, b_state))
-            p_soup, _ = held_out_probs(cli_b.model, loader)
+            p_soup, _ = benchmark_ucr.predict_probs(cli_b, loader)
     right = {"A": _right(p_a, labels), "B": _right(p_b, labels), "soup": _right(p_soup, labels),
              "ens": _right((p_a + p_b) / 2, labels)}
     return {"dataset": dataset, "seed": seed, "split": "dev-val" if dev_val > 0 else "test",
