@@ -95,8 +95,10 @@ def print_summary(rows: list[dict], published: dict[str, dict[str, float]], name
 
 
 @contextmanager
-def _fitted(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str]) -> Iterator:
+def _fitted(root: str, dataset: str, config: str, seed: int, dev_val: float, extra: list[str],
+            model_class: type | None = None) -> Iterator:
     """One LightningCLI ``fit`` of the recipe on TRAIN (minus the dev split); yields the CLI for scoring.
+    ``model_class``: a SignalClassifier subclass to train instead (a screen's candidate).
     The run's folder (LightningCLI writes its config.yaml there) is removed afterwards: a 30-set, 3-seed
     run would otherwise leave 90 folders in the temp directory."""
     from ts_resnet.cli.train import run_lightning_cli
@@ -108,7 +110,7 @@ def _fitted(root: str, dataset: str, config: str, seed: int, dev_val: float, ext
         if dev_val > 0:
             # hold out part of TRAIN; validate only once, at the end
             args += [f"--data.val_fraction={dev_val}", "--trainer.limit_val_batches=0"]
-        yield run_lightning_cli(args + extra)
+        yield run_lightning_cli(args + extra, **({"model_class": model_class} if model_class else {}))
 
 
 def _scored_loader(cli, dev_val: float):

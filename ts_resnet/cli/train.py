@@ -193,14 +193,17 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r"Total length of `list` across ranks is zero")
 
 
-def run_lightning_cli(args: list[str] | None = None) -> TSResNetCLI:
+def run_lightning_cli(args: list[str] | None = None,
+                      model_class: type[SignalClassifier] = SignalClassifier) -> TSResNetCLI:
+    """Runs LightningCLI over ``model_class`` (a SignalClassifier subclass, for screens of a candidate
+    that changes the training step; the command line always uses SignalClassifier itself)."""
     _quiet_lightning()
     with warnings.catch_warnings():
         # `ts-resnet report` and the benchmark scripts pass their own argument list on purpose;
         # Lightning's notice that sys.argv holds other arguments is not for the user.
         warnings.filterwarnings("ignore", message=r".*LightningCLI's args parameter.*")
         cli = TSResNetCLI(
-            SignalClassifier,
+            model_class,
             SignalDataModule,
             subclass_mode_data=True,
             args=args,
