@@ -8,6 +8,7 @@ import math
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ def test_every_example_is_covered():
                                                          "compare_presets", "benchmark_classify", "compare_cv",
                                                          "screen_end_of_run", "heldout_ucr", "screen_parallel",
                                                          "screen_tta", "pretrain_pool", "ucr_summary",
-                                                         "screen_fork_soup"}
+                                                         "screen_fork_soup", "screen_mimo"}
 
 
 def test_quickstart():
@@ -478,6 +479,81 @@ def test_screen_fork_soup_averages_weights_and_keeps_counters():
         screen.main(["--root", "no-such-archive", "--datasets", "GunPoint"])
     with pytest.raises(SystemExit, match="--fork-at"):
         screen.main(["--root", str(fixture("ucr")), "--datasets", "GunPoint", "--fork-at", "1"])
+
+
+def test_screen_mimo_one_head_is_the_recipe_and_two_heads_train_one_network(tmp_path, scratch, capsys):
+    """``--heads 1`` is the recipe itself through the screen's code (the same held-out probabilities as the
+    plain benchmark's fit on the same split); two heads train one network whose stem takes both heads'
+    series, and every head is scored."""
+    import torch
+
+    screen, bench = load("screen_mimo"), load("benchmark_ucr")
+    root = str(fixture("ucr"))
+    steps = ["--trainer.max_steps=4"]
+    with bench._fitted(root, "ItalyPowerDemand", str(bench.CONFIG), 0, 0.3, steps) as cli:
+        plain, labels = bench.predict_probs(cli, bench._scored_loader(cli, 0.3))
+    with bench._fitted(root, "ItalyPowerDemand", str(bench.CONFIG), 0, 0.3, ["--model.heads=1", *steps],
+                       model_class=screen.MimoClassifier) as cli:
+        one, labels_one = bench.predict_probs(cli, bench._scored_loader(cli, 0.3))
+        assert cli.model.net.inner.stem[0][0].in_channels == 1
+    torch.testing.assert_close(one, plain)
+    assert torch.equal(labels, labels_one)
+    rows = screen.main(["--root", root, "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "m.json"),
+                        "--", *steps])
+    (row,) = rows
+    assert row["heads"] == 2 and row["held_out"] == 20 and row["steps"] == 12
+    assert set(row["right"]) == {"mimo", "head0", "head1"}
+    assert all(0 <= v <= 20 for v in row["right"].values())
+    assert json.loads((tmp_path / "m.json").read_text()) == rows
+    assert "ItalyPowerDemand" in capsys.readouterr().out
+    assert list(scratch.rglob("config.yaml")) == [] and list(scratch.rglob("*.ckpt")) == []
+
+
+def test_screen_mimo_network_averages_its_heads_and_pairs_series():
+    import torch
+
+    screen = load("screen_mimo")
+    from ts_resnet.registry import build_network
+
+    torch.manual_seed(0)
+    net = screen.MimoNet(build_network("msresnet_ucr", 2, 6), heads=2, in_ch=1, num_outputs=3).eval()
+    x, lengths = torch.randn(4, 1, 40), torch.tensor([40, 31, 40, 25])
+    with torch.no_grad():
+        raw = net(x.repeat(1, 2, 1), stacked=True)
+        assert raw.shape == (4, 2, 3)
+        torch.testing.assert_close(net(x).softmax(-1), raw.softmax(-1).mean(1))
+        net.only_head = 1
+        torch.testing.assert_close(net(x), raw[:, 1])
+        net.only_head = None
+        # variable-length batches reach the inner network's masked pooling
+        assert not torch.allclose(net(x, lengths=lengths), net(x))
+    with pytest.raises(ValueError, match="expected 1 input channels"):
+        net(torch.randn(2, 2, 40))
+    torch.manual_seed(1)
+    assert torch.equal(screen.partners(8, 1.0), torch.arange(8))
+    perm = screen.partners(8, 0.0)
+    assert sorted(perm.tolist()) == list(range(8)) and not torch.equal(perm, torch.arange(8))
+    with pytest.raises(ValueError, match="heads must be >= 1"):
+        screen.MimoClassifier(heads=0, arch="msresnet_ucr", num_classes=3, in_channels=1, task="multiclass")
+    with pytest.raises(ValueError, match="does not mix"):
+        screen.MimoClassifier(arch="msresnet_ucr", num_classes=3, in_channels=1, task="multiclass", mixup_alpha=0.4)
+    two = screen.MimoClassifier(arch="msresnet_ucr", num_classes=3, in_channels=1, task="multiclass",
+                                input_repeat=0.0)
+    assert two.net.inner.stem[0][0].in_channels == 2 and two.net.inner.fc.out_features == 6
+    # the training loss: head 0 against each series' label, head 1 against its partner's
+    x, y = torch.randn(4, 1, 40), torch.tensor([0, 1, 2, 1])
+    torch.manual_seed(3)
+    perm = screen.partners(4, 0.0)
+    torch.manual_seed(3)
+    with warnings.catch_warnings():  # self.log outside a Trainer
+        warnings.simplefilter("ignore")
+        loss = two.training_step({"x": x, "y": y, "n_windows": torch.ones(4, dtype=torch.long)}, 0)
+    with torch.no_grad():
+        z = two.net(torch.cat([x, x[perm]], 1), stacked=True)
+    expected = torch.nn.functional.cross_entropy(z[:, 0], y) + torch.nn.functional.cross_entropy(z[:, 1], y[perm])
+    torch.testing.assert_close(loss.detach(), expected)
+    with pytest.raises(SystemExit, match="--heads"):
+        screen.main(["--root", str(fixture("ucr")), "--datasets", "GunPoint", "--heads", "0"])
 
 
 def test_screen_end_of_run_recomputes_batchnorm_over_all_of_train():
