@@ -102,6 +102,7 @@ def _fitted(root: str, dataset: str, config: str, seed: int, dev_val: float, ext
     The run's folder (LightningCLI writes its config.yaml there) is removed afterwards: a 30-set, 3-seed
     run would otherwise leave 90 folders in the temp directory."""
     from ts_resnet.cli.train import run_lightning_cli
+    from ts_resnet.module import SignalClassifier
 
     with tempfile.TemporaryDirectory(prefix=f"ucr-{dataset}-") as workdir:
         args = ["fit", "-c", config, f"--trainer.default_root_dir={workdir}", "--data.root", root, "--data.dataset",
@@ -110,7 +111,7 @@ def _fitted(root: str, dataset: str, config: str, seed: int, dev_val: float, ext
         if dev_val > 0:
             # hold out part of TRAIN; validate only once, at the end
             args += [f"--data.val_fraction={dev_val}", "--trainer.limit_val_batches=0"]
-        yield run_lightning_cli(args + extra, **({"model_class": model_class} if model_class else {}))
+        yield run_lightning_cli(args + extra, model_class or SignalClassifier)
 
 
 def _scored_loader(cli, dev_val: float):

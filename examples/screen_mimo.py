@@ -57,7 +57,7 @@ class MimoNet(nn.Module):
             if x.shape[1] != self.in_ch:
                 raise ValueError(f"expected {self.in_ch} input channels, got {x.shape[1]}")
             x = x.repeat(1, self.heads, 1)
-        logits = (self.inner(x) if lengths is None else self.inner(x, lengths=lengths))
+        logits = self.inner(x) if lengths is None else self.inner(x, lengths=lengths)
         logits = logits.view(x.shape[0], self.heads, self.num_outputs)
         if stacked:
             return logits
