@@ -86,6 +86,8 @@ class MimoClassifier(SignalClassifier):
         super().__init__(**kwargs)
         if heads < 1 or not 0.0 <= input_repeat <= 1.0:
             raise ValueError(f"heads must be >= 1 and input_repeat in [0, 1], got {heads} and {input_repeat}")
+        if self.task != "multiclass":  # the heads' average below is one of softmax outputs
+            raise ValueError(f"MimoClassifier is for multi-class tasks (the UCR/UEA sets), got task={self.task!r}")
         if self.hparams.mixup_alpha or self.hparams.cutmix_alpha or self.hparams.sam_rho:
             raise ValueError("MimoClassifier's training step does not mix batches or run SAM")
         in_ch = self.hparams.in_channels

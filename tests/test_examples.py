@@ -535,6 +535,8 @@ def test_screen_mimo_network_averages_its_heads_and_pairs_series():
     assert sorted(perm.tolist()) == list(range(8)) and not torch.equal(perm, torch.arange(8))
     with pytest.raises(ValueError, match="heads must be >= 1"):
         screen.MimoClassifier(heads=0, arch="msresnet_ucr", num_classes=3, in_channels=1, task="multiclass")
+    with pytest.raises(ValueError, match="multi-class"):
+        screen.MimoClassifier(arch="msresnet_ucr", num_classes=3, in_channels=1, task="multilabel")
     with pytest.raises(ValueError, match="does not mix"):
         screen.MimoClassifier(arch="msresnet_ucr", num_classes=3, in_channels=1, task="multiclass", mixup_alpha=0.4)
     two = screen.MimoClassifier(arch="msresnet_ucr", num_classes=3, in_channels=1, task="multiclass",
