@@ -51,6 +51,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ucr_summary import summarize  # noqa: E402  (a sibling script, not a package)
@@ -445,15 +446,31 @@ def summarize_files(files: list[str], root: Path, datasets: list[str] | None, se
     return kept
 
 
-def screen_parser(doc: str) -> argparse.ArgumentParser:
+def screen_parser(doc: str, held_out: bool = False) -> argparse.ArgumentParser:
     """The arguments every screen script shares (``screen_*.py``): ``--root``, ``--datasets``, ``--json``
-    and LightningCLI arguments after ``--``; each script adds its own."""
+    and LightningCLI arguments after ``--``; each script adds its own. ``held_out``: the screen fits once
+    per set and scores a held-out part of TRAIN, so it also takes ``--seed`` and ``--dev-val`` (checked by
+    :func:`check_dev_val`)."""
     p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", default="../shared/data/ucr")
     p.add_argument("--datasets", nargs="+", required=True)
     p.add_argument("--json", default=None, help="write every row here (after every fit)")
+    if held_out:
+        p.add_argument("--seed", type=int, default=0, help="training seed")
+        p.add_argument("--dev-val", type=float, default=0.3, help="held-out fraction of TRAIN (0: score TEST)")
     p.add_argument("extra", nargs="*", help="further LightningCLI arguments, after --")
     return p
+
+
+def check_dev_val(dev_val: float) -> None:
+    """``--dev-val`` must leave TRAIN something to train on; 0 scores the official TEST split."""
+    if not 0.0 <= dev_val < 1.0:
+        raise SystemExit("--dev-val must be in [0, 1)")
+
+
+def count_right(probs: Any, labels: Any) -> int:
+    """How many series the class probabilities ``probs (N, K)`` put on their label."""
+    return int((probs.argmax(1) == labels).sum())
 
 
 def screen_root(root: str) -> Path:

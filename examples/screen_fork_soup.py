@@ -32,6 +32,7 @@ from lightning.pytorch.callbacks import Callback
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchmark_ucr  # noqa: E402  (a sibling script, not a package)
+from benchmark_ucr import count_right  # noqa: E402
 
 SECOND_SEED = 1000  # child B's data order: seed + SECOND_SEED, as benchmark_ucr's re-runs
 
@@ -72,10 +73,6 @@ def distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     return float(diff / torch.sqrt(sum((a[k].double() ** 2).sum() for k in keys)))
 
 
-def _right(probs: torch.Tensor, labels: torch.Tensor) -> int:
-    return int((probs.argmax(1) == labels).sum())
-
-
 def screen_set(root: str, dataset: str, seed: int, dev_val: float, fork_at: float, extra: list[str]) -> dict:
     wall, cpu = time.perf_counter(), time.process_time()
     with tempfile.TemporaryDirectory(prefix=f"soup-{dataset}-") as tmp:
@@ -95,8 +92,8 @@ def screen_set(root: str, dataset: str, seed: int, dev_val: float, fork_at: floa
                 acc = cli.trainer.validate(cli.model, dataloaders=loader, verbose=False)[0]["val/acc"]
             else:
                 acc = cli.trainer.test(cli.model, dataloaders=loader, verbose=False)[0]["test/acc"]
-            if abs(_right(p_a, labels) - acc * len(labels)) > 1e-3:
-                raise RuntimeError(f"{dataset}: A scored {_right(p_a, labels)} of {len(labels)}, "
+            if abs(count_right(p_a, labels) - acc * len(labels)) > 1e-3:
+                raise RuntimeError(f"{dataset}: A scored {count_right(p_a, labels)} of {len(labels)}, "
                                    f"Lightning's loop {acc * len(labels):.1f}")
         if not Path(fork).exists():
             raise RuntimeError(f"{dataset}: the run never reached step {saver.step}")
@@ -112,8 +109,8 @@ def screen_set(root: str, dataset: str, seed: int, dev_val: float, fork_at: floa
             apart = distance(a_state, b_state)
             cli_b.model.net.load_state_dict(average_states(a_state, b_state))
             p_soup, _ = benchmark_ucr.predict_probs(cli_b, loader)
-    right = {"A": _right(p_a, labels), "B": _right(p_b, labels), "soup": _right(p_soup, labels),
-             "ens": _right((p_a + p_b) / 2, labels)}
+    right = {"A": count_right(p_a, labels), "B": count_right(p_b, labels), "soup": count_right(p_soup, labels),
+             "ens": count_right((p_a + p_b) / 2, labels)}
     return {"dataset": dataset, "seed": seed, "split": "dev-val" if dev_val > 0 else "test",
             "held_out": len(labels), "right": right, "ab_distance": apart, "steps": steps, "fork_step": saver.step,
             "a_wall_s": a_s, "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu,
@@ -140,14 +137,11 @@ def table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    p = benchmark_ucr.screen_parser(__doc__)
-    p.add_argument("--seed", type=int, default=0, help="training seed of A (B: seed + 1000 after the fork)")
-    p.add_argument("--dev-val", type=float, default=0.3, help="held-out fraction of TRAIN (0: score TEST)")
+    p = benchmark_ucr.screen_parser(__doc__, held_out=True)
     p.add_argument("--fork-at", type=float, default=0.5, help="fraction of the optimiser steps where B forks")
     args = p.parse_args(argv)
     benchmark_ucr.screen_root(args.root)
-    if not 0.0 <= args.dev_val < 1.0:
-        raise SystemExit("--dev-val must be in [0, 1)")
+    benchmark_ucr.check_dev_val(args.dev_val)
     if not 0.0 < args.fork_at < 1.0:
         raise SystemExit("--fork-at must be in (0, 1): a fraction of the run's optimiser steps")
     rows: list[dict] = []

@@ -31,6 +31,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchmark_ucr  # noqa: E402  (a sibling script, not a package)
+from benchmark_ucr import count_right  # noqa: E402
 
 from ts_resnet.module import SignalClassifier  # noqa: E402
 from ts_resnet.registry import build_network  # noqa: E402
@@ -114,10 +115,6 @@ class MimoClassifier(SignalClassifier):
         return loss
 
 
-def _right(probs: torch.Tensor, labels: torch.Tensor) -> int:
-    return int((probs.argmax(1) == labels).sum())
-
-
 def screen_set(root: str, dataset: str, seed: int, dev_val: float, heads: int, repeat: float,
                extra: list[str]) -> dict:
     wall, cpu = time.perf_counter(), time.process_time()
@@ -126,11 +123,11 @@ def screen_set(root: str, dataset: str, seed: int, dev_val: float, heads: int, r
                                model_class=MimoClassifier) as cli:
         loader = benchmark_ucr._scored_loader(cli, dev_val)
         probs, labels = benchmark_ucr.predict_probs(cli, loader)
-        right = {"mimo": _right(probs, labels)}
+        right = {"mimo": count_right(probs, labels)}
         if heads > 1:
             for h in range(heads):
                 cli.model.net.only_head = h
-                right[f"head{h}"] = _right(benchmark_ucr.predict_probs(cli, loader)[0], labels)
+                right[f"head{h}"] = count_right(benchmark_ucr.predict_probs(cli, loader)[0], labels)
             cli.model.net.only_head = None
         steps = cli.trainer.global_step
     return {"dataset": dataset, "seed": seed, "split": "dev-val" if dev_val > 0 else "test", "heads": heads,
@@ -140,16 +137,13 @@ def screen_set(root: str, dataset: str, seed: int, dev_val: float, heads: int, r
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    p = benchmark_ucr.screen_parser(__doc__)
-    p.add_argument("--seed", type=int, default=0, help="training seed")
-    p.add_argument("--dev-val", type=float, default=0.3, help="held-out fraction of TRAIN (0: score TEST)")
+    p = benchmark_ucr.screen_parser(__doc__, held_out=True)
     p.add_argument("--heads", type=int, default=2, help="subnetworks in the one network (1: the recipe)")
     p.add_argument("--input-repeat", type=float, default=0.5,
                    help="probability that a head's partner series is the series itself")
     args = p.parse_args(argv)
     benchmark_ucr.screen_root(args.root)
-    if not 0.0 <= args.dev_val < 1.0:
-        raise SystemExit("--dev-val must be in [0, 1)")
+    benchmark_ucr.check_dev_val(args.dev_val)
     if args.heads < 1 or not 0.0 <= args.input_repeat <= 1.0:
         raise SystemExit("--heads must be >= 1 and --input-repeat in [0, 1]")
     rows: list[dict] = []
