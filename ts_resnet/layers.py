@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .block_options import DropPath, SelectiveKernelAttention, SqueezeExcite1d, create_act
-from .layout import batch_norm_any_dim, conv1d_as_2d
+from .layout import batch_norm_any_dim, conv1d_as_2d, max_pool1d_as_2d
 from .padding import mask_padding, masked_batch_norm, padding_mask
 
 Fusion = Literal["concat", "sum", "attention"]
@@ -93,6 +93,29 @@ class ConvNormAct1d(nn.Sequential):
             x = module(x)
         return x
 
+
+
+class MaxPoolBranch(nn.Module):
+    """InceptionTime's fourth branch (Ismail Fawaz et al. 2020): a max-pool over 3 samples of the
+    block's input, then a 1x1 convolution -> norm -> optional activation to the branch width. It gives
+    the block a local, shift-tolerant maximum beside the kernel branches' linear filters, for the cost
+    of one 1x1 convolution. In a zero-padded batch the pool never sees the padding (it is ``-inf``
+    there, as beyond the series' ends), so a series scores the same alone or padded."""
+
+    def __init__(self, in_ch: int, out_ch: int, stride: int = 1, *, norm_layer: type[nn.Module] = nn.BatchNorm1d,
+                 act_layer: type[nn.Module] | None = nn.ReLU) -> None:
+        super().__init__()
+        self.pool = nn.MaxPool1d(3, stride, padding=1)
+        self.proj = ConvNormAct1d(in_ch, out_ch, 1, norm_layer=norm_layer, act_layer=act_layer)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        keep = padding_mask(x)
+        if keep is not None:
+            x = x.masked_fill(keep == 0, float("-inf"))
+        x = max_pool1d_as_2d(self.pool, x) if x.ndim == 4 else self.pool(x)
+        if keep is not None:  # windows wholly inside the padding gave -inf: back to zeros
+            x = x.masked_fill(padding_mask(x) == 0, 0.0)
+        return self.proj(x)
 
 
 def _maskable(norm: nn.Module) -> bool:
@@ -174,6 +197,9 @@ class BlockConfig:
         fuse_convs: run the branches' first convolutions as one (:class:`MultiKernelConv1d`).
         padding_mode: what the k-length convolutions see beyond the ends of the series: ``"zeros"``
             or ``"circular"`` (the other end; see :class:`ConvNormAct1d`).
+        pool_branch: one more branch beside the kernel branches, InceptionTime's fourth: a max-pool
+            (3 samples, stride 1) over the block's input and a 1x1 convolution to the branch width
+            (:class:`MaxPoolBranch`). ``"concat"`` fusion only.
     """
 
     kernel_sizes: tuple[int, ...] = (3, 5, 7)
@@ -186,6 +212,7 @@ class BlockConfig:
     act_layer: type[nn.Module] = nn.ReLU
     fuse_convs: bool = False
     padding_mode: PaddingMode = "zeros"
+    pool_branch: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kernel_sizes", tuple(int(k) for k in self.kernel_sizes))
@@ -199,6 +226,9 @@ class BlockConfig:
             raise ValueError(f"fusion must be 'concat', 'sum' or 'attention', got {self.fusion!r}")
         if self.padding_mode not in ("zeros", "circular"):
             raise ValueError(f"padding_mode must be 'zeros' or 'circular', got {self.padding_mode!r}")
+        if self.pool_branch and self.fusion != "concat":
+            raise ValueError(f"pool_branch needs fusion='concat' (its output is concatenated with the kernel "
+                             f"branches'), got fusion={self.fusion!r}")
 
     def branch_shapes(self) -> list[tuple[int, int]]:
         """``(kernel length, dilation)`` of each branch."""
@@ -309,8 +339,11 @@ class MultiScaleBlock1d(_MultiScaleResidual):
             )
             for k, d in config.branch_shapes()
         )
+        self.pool_branch = (MaxPoolBranch(in_ch, branch_out, stride, norm_layer=norm_layer, act_layer=None)
+                            if config.pool_branch else None)
         if fusion == "concat":
-            self.fuse = ConvNormAct1d(branch_out * n, out_ch, 1, norm_layer=norm_layer, act_layer=None)
+            self.fuse = ConvNormAct1d(branch_out * (n + int(config.pool_branch)), out_ch, 1, norm_layer=norm_layer,
+                                      act_layer=None)
         elif fusion == "attention":
             self.attend = SelectiveKernelAttention(out_ch, n, act_layer=act_layer)
         self.set_fused(config.fuse_convs)  # once the branches exist
@@ -326,6 +359,8 @@ class MultiScaleBlock1d(_MultiScaleResidual):
             outs = [b[1](b[0].after_conv(h)) for b, h in zip(self.branches, firsts)]
         else:
             outs = [branch(x) for branch in self.branches]
+        if self.pool_branch is not None:
+            outs.append(self.pool_branch(x))
         h = self.combine(outs)
         return self.fuse(h) if self.fusion == "concat" else h
 
@@ -361,7 +396,10 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
         )
         if fusion == "attention":
             self.attend = SelectiveKernelAttention(width, n, act_layer=act_layer)
-        fused_w = branch_w * n if fusion == "concat" else width
+        # InceptionTime pools the module's input, not the bottleneck's output
+        self.pool_branch = (MaxPoolBranch(in_ch, branch_w, stride, norm_layer=norm_layer, act_layer=act_layer)
+                            if config.pool_branch else None)
+        fused_w = branch_w * (n + int(config.pool_branch)) if fusion == "concat" else width
         self.expand = ConvNormAct1d(fused_w, out_ch, 1, norm_layer=norm_layer, act_layer=None)
         self.set_fused(config.fuse_convs)  # once the branches exist
 
@@ -374,6 +412,8 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
             outs = [b.after_conv(y) for b, y in zip(self.branches, self.fused(h))]
         else:
             outs = [branch(h) for branch in self.branches]
+        if self.pool_branch is not None:
+            outs.append(self.pool_branch(x))
         return self.expand(self.combine(outs))
 
     def branch_first_convs(self) -> list[nn.Conv1d]:

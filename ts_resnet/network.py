@@ -75,6 +75,9 @@ class MultiScaleResNet1d(nn.Module):
             different lengths the shorter ones are zero-padded at the end first, so they wrap into
             that padding rather than onto their own start. ``configs/ucr.yaml`` keeps zeros:
             circular padding lost 4 of 289 held-out series on TRAIN folds of ten UCR sets (BENCHMARKS.md).
+        pool_branch: one more branch in every block, InceptionTime's fourth (a max-pool over 3 samples
+            of the block's input, then a 1x1 convolution to the branch width; ``fusion="concat"``
+            only). ``configs/ucr.yaml`` leaves it off (BENCHMARKS.md, "InceptionTime's max-pool branch").
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class MultiScaleResNet1d(nn.Module):
         zero_init_last: bool = True,
         fuse_convs: bool = False,
         padding_mode: PaddingMode = "zeros",
+        pool_branch: bool = False,
     ) -> None:
         super().__init__()
         if in_ch < 1:
@@ -123,7 +127,8 @@ class MultiScaleResNet1d(nn.Module):
         block_config = BlockConfig(kernel_sizes=tuple(kernel_sizes),
                                    dilations=None if dilations is None else tuple(dilations), fusion=fusion,
                                    branch_ratio=branch_ratio, se=se, avg_down=avg_down, norm_layer=norm_layer,
-                                   act_layer=act_layer, fuse_convs=fuse_convs, padding_mode=padding_mode)
+                                   act_layer=act_layer, fuse_convs=fuse_convs, padding_mode=padding_mode,
+                                   pool_branch=pool_branch)
 
         self.in_ch = in_ch
         self.num_classes = num_classes

@@ -120,6 +120,7 @@ class NetworkOptions:
         zero_init_last: every block starts as the identity.
         fuse_convs: compute the branches' first convolutions as one.
         padding_mode: ``"zeros"`` or ``"circular"``: what the convolutions see beyond the series' ends.
+        pool_branch: InceptionTime's max-pool branch beside the kernel branches of every block.
     """
 
     layers: list[int] | None = None
@@ -145,6 +146,7 @@ class NetworkOptions:
     zero_init_last: bool | None = None
     fuse_convs: bool | None = None
     padding_mode: Literal["zeros", "circular"] | None = None
+    pool_branch: bool | None = None
 
     @classmethod
     def parse(cls, value: NetworkOptions | dict[str, Any] | None) -> NetworkOptions:
