@@ -37,7 +37,9 @@ def test_the_class_defaults_are_the_default_preset():
 
 @pytest.mark.parametrize(("name", "options"), [("msresnet_ecg", {}), ("msresnet18", {"fusion": "sum"}),
                                                ("msresnet_ucr", {}), ("msresnet_tiny", {"drop_path_rate": 0.0}),
-                                               ("msresnet_ucr", {"kernel_sizes": (9, 9, 9), "dilations": (1, 4, 16)})])
+                                               ("msresnet_ucr", {"kernel_sizes": (9, 9, 9), "dilations": (1, 4, 16)}),
+                                               ("msresnet_ucr", {"pool_branch": True}),
+                                               ("msresnet_tiny", {"pool_branch": True})])
 def test_channels_last_layout_gives_the_same_network(name, options):
     torch.manual_seed(0)
     plain = ts_resnet.create_model(name, in_ch=3, num_classes=4, **options).train()
@@ -283,16 +285,20 @@ def test_length_aware_pooling_ignores_padding():
     assert (masked - alone).abs().max() < (plain_padded - alone).abs().max()
 
 
-@pytest.mark.parametrize(("arch", "lengths", "atol"), [("msresnet_ucr", (200, 120, 57), 1e-5),
-                                                       ("msresnet_ecg", (256, 160, 96), 1e-4)])
-def test_a_padded_batch_gives_each_series_what_it_gets_alone(arch, lengths, atol):
+@pytest.mark.parametrize(("arch", "lengths", "atol", "options"), [
+    ("msresnet_ucr", (200, 120, 57), 1e-5, {}),
+    ("msresnet_ecg", (256, 160, 96), 1e-4, {}),
+    ("msresnet_ucr", (200, 120, 57), 1e-5, {"pool_branch": True}),  # the max-pool never sees the padding
+    ("msresnet_tiny", (200, 120, 58), 1e-5, {"pool_branch": True, "act_layer": nn.GELU}),  # inputs < 0 too
+])
+def test_a_padded_batch_gives_each_series_what_it_gets_alone(arch, lengths, atol, options):
     # The zero padding stops being zero after the first BatchNorm; every convolution wider than one
     # sample masks it again, so a series' output does not depend on the series it is batched with.
     # (Strided presets: exact where each stage's length is a whole multiple, as here.)
     from ts_resnet.padding import _PADDED
 
     torch.manual_seed(0)
-    net = ts_resnet.create_model(arch, in_ch=2, num_classes=4)
+    net = ts_resnet.create_model(arch, in_ch=2, num_classes=4, **options)
     for m in net.modules():  # trained-looking norms (blocks no longer the identity), padding far from zero after them
         if isinstance(m, nn.BatchNorm1d):
             m.running_mean.uniform_(-1, 1)
@@ -592,3 +598,54 @@ def test_stem_filters_option():
         ts_resnet.create_model("msresnet_tiny", stem_filters=True, stem_kernel=8)
     strided = ts_resnet.create_model("msresnet_tiny", in_ch=12, stem_filters=True)  # stem stride 2
     assert strided(torch.randn(2, 12, 301)).shape == (2, 5)
+
+
+@pytest.mark.parametrize("block_cls", [MultiScaleBlock1d, MultiScaleBottleneck1d])
+def test_pool_branch_is_inception_times_fourth_branch(block_cls):
+    from ts_resnet.layers import MaxPoolBranch
+
+    torch.manual_seed(0)
+    config = BlockConfig(kernel_sizes=(3, 9), pool_branch=True)
+    blk = block_cls(32, 32, config=config)
+    plain = block_cls(32, 32, config=BlockConfig(kernel_sizes=(3, 9)))
+    assert isinstance(blk.pool_branch, MaxPoolBranch) and plain.pool_branch is None
+    # one more branch's width into the fusing 1x1 convolution
+    last = blk.fuse if block_cls is MultiScaleBlock1d else blk.expand
+    plain_last = plain.fuse if block_cls is MultiScaleBlock1d else plain.expand
+    width = blk.pool_branch.proj[0].out_channels
+    assert last[0].in_channels == plain_last[0].in_channels + width
+    # the branch is a max over 3 samples of the block's input (not the bottleneck's), then a 1x1 conv
+    assert blk.pool_branch.proj[0].in_channels == 32
+    x = torch.randn(2, 32, 40)
+    blk.pool_branch.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(blk.pool_branch(x), blk.pool_branch.proj(nn.functional.max_pool1d(x, 3, 1, 1)))
+    # the identity at init (last norm zeroed) holds with the fourth branch, and its gradient flows
+    # once the block is not the identity
+    net = ts_resnet.create_model("msresnet_ucr", in_ch=1, num_classes=3, pool_branch=True)
+    h = torch.rand(2, 128, 50)
+    with torch.no_grad():
+        torch.testing.assert_close(net.blocks()[1].train()(h), h, rtol=0, atol=0)
+    net = ts_resnet.create_model("msresnet_ucr", in_ch=1, num_classes=3, pool_branch=True, zero_init_last=False)
+    net(torch.randn(2, 1, 64)).sum().backward()
+    for b in net.blocks():
+        assert b.pool_branch.proj[0].weight.grad.abs().sum() > 0
+    # strided blocks pool with the block's stride; the shapes of the kernel branches match
+    strided = block_cls(32, 64 if block_cls is MultiScaleBlock1d else 128, stride=2, config=config)
+    assert strided(torch.randn(2, 32, 41)).shape[-1] == 21
+
+
+def test_pool_branch_needs_concat_fusion_and_is_an_option():
+    with pytest.raises(ValueError, match="pool_branch needs fusion='concat'"):
+        BlockConfig(fusion="sum", pool_branch=True)
+    from ts_resnet.registry import build_network
+
+    plain = build_network("msresnet_ucr", 1, 3)
+    net = build_network("msresnet_ucr", 1, 3, {"pool_branch": True})
+    assert all(b.pool_branch is None for b in plain.blocks())
+    assert all(b.pool_branch is not None for b in net.blocks())
+    # every block adds one 1x1 convolution and its norm, nothing else
+    extra = sum(p.numel() for p in net.parameters()) - sum(p.numel() for p in plain.parameters())
+    stem, width = 64, 32
+    pools = (stem * width + 2 * width) + 2 * (128 * width + 2 * width)
+    assert extra == pools + 3 * width * 128  # + each expand's wider input
