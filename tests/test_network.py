@@ -491,6 +491,13 @@ def test_circular_padding_makes_a_stride_1_network_invariant_to_circular_shifts(
         torch.testing.assert_close(circ(x), plain_out, rtol=1e-4, atol=1e-5)
         # a series shorter than a kernel's reach wraps more than once (F.pad's circular mode refuses)
         assert circ(torch.randn(2, 2, 7)).shape == (2, 3)
+        # InceptionTime's max-pool branch wraps too
+        circ_pool = ts_resnet.create_model("msresnet_tiny", padding_mode="circular", pool_branch=True, **opts).eval()
+        torch.testing.assert_close(circ_pool(shifted), circ_pool(x), rtol=1e-4, atol=1e-5)
+        ends_pool = deepcopy(circ_pool)  # control: the same network whose pools stop at the ends
+        for blk in ends_pool.blocks():
+            blk.pool_branch.circular, blk.pool_branch.pool.padding = False, 1
+        assert (ends_pool(shifted) - ends_pool(x)).abs().max() > 1e-3
     # the 2-D channels-last layout wraps the same way: same outputs and gradients (in float64: in
     # float32 the two layouts' rounding differs by up to ~1% of the largest gradient of some
     # layers on one thread, which a float32 tolerance cannot tell from an error; float64 agrees to 1e-12)

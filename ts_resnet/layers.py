@@ -94,24 +94,27 @@ class ConvNormAct1d(nn.Sequential):
         return x
 
 
-
 class MaxPoolBranch(nn.Module):
     """InceptionTime's fourth branch (Ismail Fawaz et al. 2020): a max-pool over 3 samples of the
     block's input, then a 1x1 convolution -> norm -> optional activation to the branch width. It gives
     the block a local, shift-tolerant maximum beside the kernel branches' linear filters, for the cost
     of one 1x1 convolution. In a zero-padded batch the pool never sees the padding (it is ``-inf``
-    there, as beyond the series' ends), so a series scores the same alone or padded."""
+    there, as beyond the series' ends), so a series scores the same alone or padded. ``circular``: the
+    pool wraps around the series' ends, as the kernel branches do with ``padding_mode="circular"``."""
 
     def __init__(self, in_ch: int, out_ch: int, stride: int = 1, *, norm_layer: type[nn.Module] = nn.BatchNorm1d,
-                 act_layer: type[nn.Module] | None = nn.ReLU) -> None:
+                 act_layer: type[nn.Module] | None = nn.ReLU, circular: bool = False) -> None:
         super().__init__()
-        self.pool = nn.MaxPool1d(3, stride, padding=1)
+        self.circular = circular
+        self.pool = nn.MaxPool1d(3, stride, padding=0 if circular else 1)
         self.proj = ConvNormAct1d(in_ch, out_ch, 1, norm_layer=norm_layer, act_layer=act_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         keep = padding_mask(x)
         if keep is not None:
             x = x.masked_fill(keep == 0, float("-inf"))
+        if self.circular:
+            x = circular_pad(x, 1)
         x = max_pool1d_as_2d(self.pool, x) if x.ndim == 4 else self.pool(x)
         if keep is not None:  # windows wholly inside the padding gave -inf: back to zeros
             x = x.masked_fill(padding_mask(x) == 0, 0.0)
@@ -339,7 +342,8 @@ class MultiScaleBlock1d(_MultiScaleResidual):
             )
             for k, d in config.branch_shapes()
         )
-        self.pool_branch = (MaxPoolBranch(in_ch, branch_out, stride, norm_layer=norm_layer, act_layer=None)
+        self.pool_branch = (MaxPoolBranch(in_ch, branch_out, stride, norm_layer=norm_layer, act_layer=None,
+                                          circular=config.padding_mode == "circular")
                             if config.pool_branch else None)
         if fusion == "concat":
             self.fuse = ConvNormAct1d(branch_out * (n + int(config.pool_branch)), out_ch, 1, norm_layer=norm_layer,
@@ -397,7 +401,8 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
         if fusion == "attention":
             self.attend = SelectiveKernelAttention(width, n, act_layer=act_layer)
         # InceptionTime pools the module's input, not the bottleneck's output
-        self.pool_branch = (MaxPoolBranch(in_ch, branch_w, stride, norm_layer=norm_layer, act_layer=act_layer)
+        self.pool_branch = (MaxPoolBranch(in_ch, branch_w, stride, norm_layer=norm_layer, act_layer=act_layer,
+                                          circular=config.padding_mode == "circular")
                             if config.pool_branch else None)
         fused_w = branch_w * (n + int(config.pool_branch)) if fusion == "concat" else width
         self.expand = ConvNormAct1d(fused_w, out_ch, 1, norm_layer=norm_layer, act_layer=None)
