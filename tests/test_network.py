@@ -226,8 +226,9 @@ def test_determinism():
     torch.testing.assert_close(outs[0], outs[1], rtol=0, atol=0)
 
 
-def test_torch_export_and_compile():
-    model = ts_resnet.create_model("msresnet_tiny", in_ch=2, num_classes=3).eval()
+@pytest.mark.parametrize("options", [{}, {"pool_branch": True}])
+def test_torch_export_and_compile(options):
+    model = ts_resnet.create_model("msresnet_tiny", in_ch=2, num_classes=3, **options).eval()
     x = torch.randn(2, 2, 128)
     batch = torch.export.Dim("batch", min=1, max=64)
     length = torch.export.Dim("length", min=16, max=100_000)
@@ -496,7 +497,7 @@ def test_circular_padding_makes_a_stride_1_network_invariant_to_circular_shifts(
         torch.testing.assert_close(circ_pool(shifted), circ_pool(x), rtol=1e-4, atol=1e-5)
         ends_pool = deepcopy(circ_pool)  # control: the same network whose pools stop at the ends
         for blk in ends_pool.blocks():
-            blk.pool_branch.circular, blk.pool_branch.pool.padding = False, 1
+            blk.pool_branch.circular = False
         assert (ends_pool(shifted) - ends_pool(x)).abs().max() > 1e-3
     # the 2-D channels-last layout wraps the same way: same outputs and gradients (in float64: in
     # float32 the two layouts' rounding differs by up to ~1% of the largest gradient of some
@@ -530,13 +531,14 @@ def test_fuse_convs_is_an_option():
     assert all(b.fused is not None for b in model.blocks())
 
 
-@pytest.mark.parametrize("name", ["msresnet_ecg", "msresnet50", "msresnet_ucr"])
-def test_folded_batchnorm_gives_the_same_outputs(name):
+@pytest.mark.parametrize(("name", "options"), [("msresnet_ecg", {}), ("msresnet50", {}), ("msresnet_ucr", {}),
+                                               ("msresnet_ucr", {"pool_branch": True})])
+def test_folded_batchnorm_gives_the_same_outputs(name, options):
     import copy
 
     from ts_resnet.layers import fold_batchnorm
 
-    model = build(name, "concat", zero_init_last=False)
+    model = build(name, "concat", zero_init_last=False, **options)
     for m in model.modules():  # trained-looking statistics, not the initial 0/1
         if isinstance(m, nn.BatchNorm1d):
             m.running_mean.uniform_(-0.5, 0.5)
@@ -640,6 +642,12 @@ def test_pool_branch_is_inception_times_fourth_branch(block_cls):
     # strided blocks pool with the block's stride; the shapes of the kernel branches match
     strided = block_cls(32, 64 if block_cls is MultiScaleBlock1d else 128, stride=2, config=config)
     assert strided(torch.randn(2, 32, 41)).shape[-1] == 21
+    strided.pool_branch.eval()
+    for n in (40, 41):
+        x = torch.randn(2, 32, n)
+        with torch.no_grad():
+            torch.testing.assert_close(strided.pool_branch(x),
+                                       strided.pool_branch.proj(nn.functional.max_pool1d(x, 3, 2, 1)))
 
 
 def test_pool_branch_needs_concat_fusion_and_is_an_option():

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .block_options import DropPath, SelectiveKernelAttention, SqueezeExcite1d, create_act
-from .layout import batch_norm_any_dim, conv1d_as_2d, max_pool1d_as_2d
+from .layout import batch_norm_any_dim, conv1d_as_2d
 from .padding import mask_padding, masked_batch_norm, padding_mask
 
 Fusion = Literal["concat", "sum", "attention"]
@@ -100,25 +100,31 @@ class MaxPoolBranch(nn.Module):
     the block a local, shift-tolerant maximum beside the kernel branches' linear filters, for the cost
     of one 1x1 convolution. In a zero-padded batch the pool never sees the padding (it is ``-inf``
     there, as beyond the series' ends), so a series scores the same alone or padded. ``circular``: the
-    pool wraps around the series' ends, as the kernel branches do with ``padding_mode="circular"``."""
+    pool wraps around the series' ends, as the kernel branches do with ``padding_mode="circular"``.
+
+    The pool is ``nn.MaxPool1d(3, stride, padding=1)`` computed as two element-wise maxima of shifted
+    views (the same values, tested): ``torch.export`` keeps the series length dynamic through slices,
+    where MaxPool1d's output-length formula made it specialise the length to the example's."""
 
     def __init__(self, in_ch: int, out_ch: int, stride: int = 1, *, norm_layer: type[nn.Module] = nn.BatchNorm1d,
                  act_layer: type[nn.Module] | None = nn.ReLU, circular: bool = False) -> None:
         super().__init__()
+        self.stride = stride
         self.circular = circular
-        self.pool = nn.MaxPool1d(3, stride, padding=0 if circular else 1)
         self.proj = ConvNormAct1d(in_ch, out_ch, 1, norm_layer=norm_layer, act_layer=act_layer)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         keep = padding_mask(x)
         if keep is not None:
             x = x.masked_fill(keep == 0, float("-inf"))
-        if self.circular:
-            x = circular_pad(x, 1)
-        x = max_pool1d_as_2d(self.pool, x) if x.ndim == 4 else self.pool(x)
+        x = circular_pad(x, 1) if self.circular else nn.functional.pad(x, (1, 1), value=float("-inf"))
+        x = torch.maximum(torch.maximum(x[..., :-2], x[..., 1:-1]), x[..., 2:])[..., ::self.stride]
         if keep is not None:  # windows wholly inside the padding gave -inf: back to zeros
             x = x.masked_fill(padding_mask(x) == 0, 0.0)
         return self.proj(x)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size=3, stride={self.stride}, circular={self.circular}"
 
 
 def _maskable(norm: nn.Module) -> bool:
