@@ -348,9 +348,7 @@ class MultiScaleBlock1d(_MultiScaleResidual):
             )
             for k, d in config.branch_shapes()
         )
-        self.pool_branch = (MaxPoolBranch(in_ch, branch_out, stride, norm_layer=norm_layer, act_layer=None,
-                                          circular=config.padding_mode == "circular")
-                            if config.pool_branch else None)
+        self.pool_branch = make_pool_branch(in_ch, branch_out, stride, config, act_layer=None)
         if fusion == "concat":
             self.fuse = ConvNormAct1d(branch_out * (n + int(config.pool_branch)), out_ch, 1, norm_layer=norm_layer,
                                       act_layer=None)
@@ -407,9 +405,7 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
         if fusion == "attention":
             self.attend = SelectiveKernelAttention(width, n, act_layer=act_layer)
         # InceptionTime pools the module's input, not the bottleneck's output
-        self.pool_branch = (MaxPoolBranch(in_ch, branch_w, stride, norm_layer=norm_layer, act_layer=act_layer,
-                                          circular=config.padding_mode == "circular")
-                            if config.pool_branch else None)
+        self.pool_branch = make_pool_branch(in_ch, branch_w, stride, config, act_layer=act_layer)
         fused_w = branch_w * (n + int(config.pool_branch)) if fusion == "concat" else width
         self.expand = ConvNormAct1d(fused_w, out_ch, 1, norm_layer=norm_layer, act_layer=None)
         self.set_fused(config.fuse_convs)  # once the branches exist
@@ -429,6 +425,16 @@ class MultiScaleBottleneck1d(_MultiScaleResidual):
 
     def branch_first_convs(self) -> list[nn.Conv1d]:
         return [b[0] for b in self.branches]
+
+
+def make_pool_branch(in_ch: int, width: int, stride: int, config: BlockConfig,
+                     act_layer: type[nn.Module] | None) -> MaxPoolBranch | None:
+    """The block's max-pool branch when ``config.pool_branch`` asks for one (else None), wrapping
+    around the ends when the kernel branches do."""
+    if not config.pool_branch:
+        return None
+    return MaxPoolBranch(in_ch, width, stride, norm_layer=config.norm_layer, act_layer=act_layer,
+                         circular=config.padding_mode == "circular")
 
 
 def make_shortcut(in_ch: int, out_ch: int, stride: int, *, avg_down: bool,
