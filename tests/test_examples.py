@@ -39,7 +39,7 @@ def test_every_example_is_covered():
                                                          "compare_presets", "benchmark_classify", "compare_cv",
                                                          "screen_end_of_run", "heldout_ucr", "screen_parallel",
                                                          "screen_tta", "pretrain_pool", "ucr_summary",
-                                                         "screen_fork_soup", "screen_mimo"}
+                                                         "screen_fork_soup", "screen_mimo", "screen_born_again"}
 
 
 def test_quickstart():
@@ -985,3 +985,69 @@ def test_pretrain_pool_labels_each_train_series_with_its_set_and_never_reads_tes
     with pytest.raises(SystemExit, match="no readable univariate set"):
         pool.main(["--root", str(root), "--out", str(tmp_path / "o3"), "--datasets", "Stray", "Multi"])
     assert not (tmp_path / "o3").exists()
+
+
+def test_screen_born_again_alpha_zero_is_the_recipe_and_the_student_learns_from_the_teacher(tmp_path, scratch, capsys):
+    """The teacher is the recipe's own fit (the plain benchmark scores the same on the same split);
+    ``--alpha 0`` trains the recipe again through the student's code (the same probabilities: computing
+    the teacher's logits draws nothing); with the distillation term the student ends elsewhere."""
+    import torch
+
+    screen, bench = load("screen_born_again"), load("benchmark_ucr")
+    root = str(fixture("ucr"))
+    steps = ["--trainer.max_steps=4"]
+    with bench._fitted(root, "ItalyPowerDemand", str(bench.CONFIG), 0, 0.3, steps) as cli:
+        plain, labels = bench.predict_probs(cli, bench._scored_loader(cli, 0.3))
+        student = screen.taught_by(cli.model.net)
+    assert student.teacher is not cli.model.net and not any(p.requires_grad for p in student.teacher.parameters())
+    probs = {}
+    for alpha in (0.0, 1.0):
+        with bench._fitted(root, "ItalyPowerDemand", str(bench.CONFIG), 0, 0.3,
+                           [f"--model.distill_alpha={alpha}", *steps], model_class=student) as cli:
+            probs[alpha] = bench.predict_probs(cli, bench._scored_loader(cli, 0.3))[0]
+            assert "teacher" not in "".join(cli.model.state_dict())  # not saved with the student
+    torch.testing.assert_close(probs[0.0], plain, rtol=0, atol=0)
+    assert not torch.allclose(probs[1.0], plain)
+    rows = screen.main(["--root", root, "--datasets", "ItalyPowerDemand", "--json", str(tmp_path / "b.json"),
+                        "--", *steps])
+    (row,) = rows
+    assert row["held_out"] == 20 and row["steps"] == 12 and (row["alpha"], row["temperature"]) == (0.5, 4.0)
+    assert set(row["right"]) == {"teacher", "student", "ens"}
+    assert row["right"]["teacher"] == bench.count_right(plain, labels)
+    assert all(0 <= v <= 20 for v in row["right"].values()) and row["cpu_s"] > row["teacher_cpu_s"] > 0
+    assert json.loads((tmp_path / "b.json").read_text()) == rows
+    assert "ItalyPowerDemand" in capsys.readouterr().out
+    assert list(scratch.rglob("config.yaml")) == [] and list(scratch.rglob("*.ckpt")) == []
+
+
+def test_screen_born_again_loss_is_the_distillation_loss_and_checks_its_input():
+    import torch
+    import torch.nn.functional as F
+
+    screen = load("screen_born_again")
+    from ts_resnet.registry import build_network
+
+    teacher = build_network("msresnet_ucr", 1, 3)
+    model = screen.taught_by(teacher)(distill_alpha=0.25, distill_temperature=2.0, arch="msresnet_ucr",
+                                      num_classes=3, in_channels=1, task="multiclass")
+    logits, y = torch.randn(5, 3), torch.tensor([0, 1, 2, 1, 0])
+    assert torch.equal(model.loss(logits, y), F.cross_entropy(logits, y))  # no teacher logits: validation
+    model._teacher_logits = torch.randn(5, 3)
+    soft = (F.softmax(model._teacher_logits / 2, -1) * (F.log_softmax(model._teacher_logits / 2, -1)
+                                                        - F.log_softmax(logits / 2, -1))).sum(-1).mean()
+    torch.testing.assert_close(model.loss(logits, y), 0.75 * F.cross_entropy(logits, y) + 0.25 * 4 * soft)
+    model._teacher_logits = logits.clone()  # a student that already agrees pays only the label term
+    torch.testing.assert_close(model.loss(logits, y), 0.75 * F.cross_entropy(logits, y))
+    with pytest.raises(ValueError, match="no teacher"):
+        screen.DistilClassifier(arch="msresnet_ucr", num_classes=3, in_channels=1,
+                                task="multiclass").training_step({"x": torch.randn(2, 1, 40)}, 0)
+    with pytest.raises(ValueError, match="one window per record"):
+        model.training_step({"x": torch.randn(2, 1, 40), "n_windows": torch.tensor([2, 1])}, 0)
+    with pytest.raises(ValueError, match="distill_alpha must be in"):
+        screen.DistilClassifier(distill_alpha=1.5, arch="msresnet_ucr", num_classes=3, in_channels=1, task="multiclass")
+    with pytest.raises(ValueError, match="multi-class"):
+        screen.DistilClassifier(arch="msresnet_ucr", num_classes=3, in_channels=1, task="multilabel")
+    with pytest.raises(ValueError, match="does not mix"):
+        screen.DistilClassifier(mixup_alpha=0.4, arch="msresnet_ucr", num_classes=3, in_channels=1, task="multiclass")
+    with pytest.raises(SystemExit, match="--alpha"):
+        screen.main(["--root", str(fixture("ucr")), "--datasets", "GunPoint", "--alpha", "2"])
