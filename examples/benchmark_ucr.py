@@ -490,6 +490,18 @@ def keep_row(rows: list[dict], row: dict, json_path: str | None) -> None:
         Path(json_path).write_text(json.dumps(rows, indent=1))
 
 
+def screen_all(datasets: list[str], job: Callable[[str], dict], json_path: str | None) -> list[dict]:
+    """Runs a held-out screen's ``job`` on each set in turn (:func:`keep_row` after each), then prints
+    how many held-out series each variant got right, one line a set."""
+    rows: list[dict] = []
+    for name in datasets:
+        keep_row(rows, job(name), json_path)
+    print()
+    for r in rows:
+        print(f"{r['dataset']:<30}{r['held_out']:>5}  " + "  ".join(f"{k} {v}" for k, v in r["right"].items()))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", default="../shared/data/ucr", help="folder with one sub-folder per data set")

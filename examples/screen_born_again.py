@@ -134,14 +134,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     benchmark_ucr.check_dev_val(args.dev_val)
     if not 0.0 <= args.alpha <= 1.0 or args.temperature <= 0:
         raise SystemExit("--alpha must be in [0, 1] and --temperature > 0")
-    rows: list[dict] = []
-    for name in args.datasets:
-        row = screen_set(args.root, name, args.seed, args.dev_val, args.alpha, args.temperature, args.extra)
-        benchmark_ucr.keep_row(rows, row, args.json)
-    print()
-    for r in rows:
-        print(f"{r['dataset']:<30}{r['held_out']:>5}  " + "  ".join(f"{k} {v}" for k, v in r["right"].items()))
-    return rows
+    return benchmark_ucr.screen_all(args.datasets, lambda name: screen_set(args.root, name, args.seed, args.dev_val, args.alpha, args.temperature, args.extra),
+                                    args.json)
 
 
 if __name__ == "__main__":

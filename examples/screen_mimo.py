@@ -146,14 +146,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     benchmark_ucr.check_dev_val(args.dev_val)
     if args.heads < 1 or not 0.0 <= args.input_repeat <= 1.0:
         raise SystemExit("--heads must be >= 1 and --input-repeat in [0, 1]")
-    rows: list[dict] = []
-    for name in args.datasets:
-        row = screen_set(args.root, name, args.seed, args.dev_val, args.heads, args.input_repeat, args.extra)
-        benchmark_ucr.keep_row(rows, row, args.json)
-    print()
-    for r in rows:
-        print(f"{r['dataset']:<30}{r['held_out']:>5}  " + "  ".join(f"{k} {v}" for k, v in r["right"].items()))
-    return rows
+    return benchmark_ucr.screen_all(args.datasets, lambda name: screen_set(args.root, name, args.seed, args.dev_val, args.heads, args.input_repeat, args.extra),
+                                    args.json)
 
 
 if __name__ == "__main__":
