@@ -134,8 +134,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     benchmark_ucr.check_dev_val(args.dev_val)
     if not 0.0 <= args.alpha <= 1.0 or args.temperature <= 0:
         raise SystemExit("--alpha must be in [0, 1] and --temperature > 0")
-    return benchmark_ucr.screen_all(args.datasets, lambda name: screen_set(args.root, name, args.seed, args.dev_val, args.alpha, args.temperature, args.extra),
-                                    args.json)
+    def job(name: str) -> dict:
+        return screen_set(args.root, name, args.seed, args.dev_val, args.alpha, args.temperature, args.extra)
+
+    return benchmark_ucr.screen_all(args.datasets, job, args.json)
 
 
 if __name__ == "__main__":

@@ -146,8 +146,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     benchmark_ucr.check_dev_val(args.dev_val)
     if args.heads < 1 or not 0.0 <= args.input_repeat <= 1.0:
         raise SystemExit("--heads must be >= 1 and --input-repeat in [0, 1]")
-    return benchmark_ucr.screen_all(args.datasets, lambda name: screen_set(args.root, name, args.seed, args.dev_val, args.heads, args.input_repeat, args.extra),
-                                    args.json)
+    def job(name: str) -> dict:
+        return screen_set(args.root, name, args.seed, args.dev_val, args.heads, args.input_repeat, args.extra)
+
+    return benchmark_ucr.screen_all(args.datasets, job, args.json)
 
 
 if __name__ == "__main__":
